@@ -1,0 +1,59 @@
+# PetPro analytics. Every target bootstraps its own environment on first use:
+# a tools venv with a pinned uv, then `uv sync --frozen` from uv.lock into .venv.
+# Nothing but Python >= 3.11 and make is needed; uv never downloads an interpreter.
+
+PYTHON ?= python3
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+STAMP := $(VENV)/.synced
+UV_VERSION := 0.13.9
+
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
+export DO_NOT_TRACK := 1
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export GX_ANALYTICS_ENABLED := false
+export DAGSTER_DISABLE_TELEMETRY := true
+
+PY := $(VENV)/bin/python
+PETPRO := $(VENV)/bin/petpro
+
+.PHONY: demo test lint format bench ui clean env
+
+env: $(STAMP)
+
+$(UV):
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required (found " + sys.version.split()[0] + "); set PYTHON=/path/to/python3.11")'
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+$(STAMP): $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --python "$$($(PYTHON) -c 'import sys; print(sys.executable)')"
+	@touch $@
+
+demo: $(STAMP)
+	$(PETPRO) demo
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/sqlfluff lint dbt_project/models dbt_project/tests dbt_project/macros --disable-progress-bar
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/sqlfluff fix dbt_project/models dbt_project/tests dbt_project/macros --disable-progress-bar
+
+test: lint
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) -m bench
+
+ui: $(STAMP)
+	$(PETPRO) ui
+
+clean:
+	-$(PETPRO) source stop 2>/dev/null
+	rm -rf .petpro $(VENV) $(TOOLS) dbt_project/target dbt_project/logs .pytest_cache .ruff_cache

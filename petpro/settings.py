@@ -1,0 +1,175 @@
+"""The one settings object of the project.
+
+Every path, URL and tunable the system uses is defined here once and read from the
+environment with the ``PETPRO_`` prefix (pydantic-settings). Libraries receive a
+``Settings`` instance (or call :func:`get_settings`) instead of reading environment
+variables themselves, so that the CLI, Dagster, dbt's ``profiles.yml`` and the tests all
+agree on where data lives.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from petpro.errors import PetProError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(PetProError, ValueError):
+    """A setting has a value the system cannot work with; the message says which and why."""
+
+
+class Settings(BaseSettings):
+    """Configuration shared by every component (env prefix ``PETPRO_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="PETPRO_", extra="ignore")
+
+    home: Path = Field(
+        default=REPO_ROOT / ".petpro",
+        description="Directory holding everything the system writes.",
+    )
+    source_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL of the operational database; unset = embedded server.",
+    )
+    source_port: int = Field(
+        default=54329, description="TCP port of the embedded PostgreSQL server (127.0.0.1)."
+    )
+    source_database: str = Field(
+        default="petpro", description="Database name used on the embedded server."
+    )
+    timezone: str = Field(default="UTC", description="Business time zone for day/week/month.")
+    pii_key: str = Field(
+        default="", description="Key for the HMAC pseudonymisation of IP addresses."
+    )
+    lookback_minutes: int = Field(
+        default=60, description="Look-back window of incremental extraction, in minutes."
+    )
+    late_days: int = Field(
+        default=3, description="Days of activity partitions re-processed for late events."
+    )
+    jwt_secret: str = Field(default="", description="HS256 secret of the PetPro auth service.")
+    api_keys: str = Field(
+        default="",
+        description="Service-account API keys: comma-separated 'name:role:sha256hex' entries.",
+    )
+    alert_webhook_url: str | None = Field(
+        default=None, description="Optional URL that receives run-failure alerts."
+    )
+    export_retention: int = Field(default=30, description="Dated export folders kept.")
+    dbt_threads: int = Field(default=2, description="dbt worker threads.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"PETPRO_TIMEZONE={value!r} is not an IANA time zone (try 'UTC' or 'Europe/Berlin')"
+            ) from exc
+        return value
+
+    @field_validator("home")
+    @classmethod
+    def _absolute_home(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    # ---- derived paths -------------------------------------------------------------
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def pg_dir(self) -> Path:
+        return self.home / "pg"
+
+    @property
+    def lake_dir(self) -> Path:
+        return self.home / "lake"
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.lake_dir / "raw"
+
+    @property
+    def state_dir(self) -> Path:
+        return self.lake_dir / "_state"
+
+    @property
+    def warehouse_dir(self) -> Path:
+        return self.home / "warehouse"
+
+    @property
+    def build_db(self) -> Path:
+        return self.warehouse_dir / "build.duckdb"
+
+    @property
+    def published_dir(self) -> Path:
+        return self.home / "published"
+
+    @property
+    def published_db(self) -> Path:
+        return self.published_dir / "warehouse.duckdb"
+
+    @property
+    def published_marts_dir(self) -> Path:
+        return self.published_dir / "marts"
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.home / "exports"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster"
+
+    @property
+    def audit_log(self) -> Path:
+        return self.home / "audit" / "audit.jsonl"
+
+    @property
+    def alerts_dir(self) -> Path:
+        return self.home / "alerts"
+
+    @property
+    def dbt_project_dir(self) -> Path:
+        return REPO_ROOT / "dbt_project"
+
+    def resolved_pii_key(self, *, allow_generated: bool = False) -> bytes:
+        """The HMAC key for IP pseudonymisation.
+
+        Outside the demo an empty key is refused: hashes made with a guessable key are not
+        pseudonymous. The demo stores a generated random key under ``$PETPRO_HOME`` so that
+        re-runs give the same hashes.
+        """
+        if self.pii_key:
+            return self.pii_key.encode()
+        if not allow_generated:
+            raise SettingsError(
+                "PETPRO_PII_KEY is empty: set it to a secret (e.g. `export PETPRO_PII_KEY=$(openssl "
+                "rand -hex 32)`) before ingesting, or use `petpro demo` which generates one"
+            )
+        key_file = self.home / "pii.key"
+        if not key_file.exists():
+            key_file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = key_file.with_suffix(".tmp")
+            tmp.write_text(secrets.token_hex(32))
+            tmp.chmod(0o600)
+            tmp.replace(key_file)
+        return key_file.read_text().strip().encode()
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Read settings from the environment, with optional explicit overrides (tests, CLI)."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValueError as exc:  # pydantic ValidationError is a ValueError
+        raise SettingsError(str(exc)) from exc

