@@ -60,7 +60,7 @@ def main() -> None:
             sys.exit(rc)
     except PetProError as exc:
         _log_trace(exc)
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(1)
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/]")

@@ -1,0 +1,29 @@
+"""The errors an export reports to a person: one line saying what is wrong and what to do.
+
+They subclass ``PetProError`` so that the ``petpro`` CLI prints them without a stack trace and
+Dagster shows the same sentence in the run log.
+"""
+
+from __future__ import annotations
+
+from petpro.errors import PetProError
+
+
+class ExportError(PetProError):
+    """An export could not be produced as asked."""
+
+
+class NothingPublishedError(ExportError):
+    """There is no publication to export from yet."""
+
+
+class UnknownReportError(ExportError):
+    """A report name that is not declared in ``exports.reports.REPORTS``."""
+
+
+class UnknownFormatError(ExportError):
+    """A file format the exporter does not write."""
+
+
+class BadDateError(ExportError):
+    """A date or date range that cannot be used."""
