@@ -179,7 +179,10 @@ class EmbeddedServer:
             f"-h 127.0.0.1 -p {self.port} -k '' -c fsync=off -c synchronous_commit=off "
             "-c full_page_writes=off -c max_connections=100 -c shared_buffers=256MB "
             "-c max_wal_size=4GB -c checkpoint_timeout=30min -c work_mem=64MB "
-            "-c maintenance_work_mem=256MB -c TimeZone=UTC"
+            "-c maintenance_work_mem=256MB -c TimeZone=UTC "
+            # No replication here: minimal WAL lets COPY into a table truncated in the same
+            # transaction skip WAL entirely (the seed's bulk load).
+            "-c wal_level=minimal -c max_wal_senders=0"
         )
         result = _pg_run(
             [
