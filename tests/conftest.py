@@ -12,6 +12,8 @@ import os
 import socket
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import psycopg
@@ -92,3 +94,59 @@ def settings(petpro_home: Path, source_url: str, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("PETPRO_SOURCE_URL", source_url)
     monkeypatch.setenv("PETPRO_PII_KEY", "test-pii-key")
     return get_settings()
+
+
+# Hostile and non-ASCII city names planted in the end-to-end source: they must reach the
+# marts unchanged and leave as neutralised text in CSV/XLSX exports and API responses.
+HOSTILE_CITIES = ('=HYPERLINK("http://evil.example")', "+SUM(1,2)", "@cmd", "-2+3")
+UNICODE_CITIES = ("São Paulo", "東京", "🐶 Dogtown")
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """A real publication (and export) built from a seeded source by the whole chain."""
+
+    settings: Settings
+    source_url: str
+
+
+@pytest.fixture(scope="session")
+def pipeline(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+    """Seed → ingest → dbt build → publish → export, once per test session.
+
+    Tests must treat it as read-only: several suites (exports, serving) share it.
+    """
+    from exports.run import export_reports
+    from ingestion.run import run_ingestion
+    from sourcedb.seed import seed_source
+    from warehouse.dbt import run_dbt
+    from warehouse.publish import publish
+
+    name = f"pipeline_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    url = _with_database(pg_admin_url, name)
+    with psycopg.connect(url) as conn:
+        create_schema(conn)
+    seed_source(url, customers=400, days=120, end_date=date(2026, 6, 30), seed=11)
+    with psycopg.connect(url) as conn:
+        cities = [
+            r[0]
+            for r in conn.execute(
+                "select city from user_addresses group by city order by count(*) desc, city limit %s",
+                (len(HOSTILE_CITIES) + len(UNICODE_CITIES),),
+            )
+        ]
+        for old, new in zip(cities, HOSTILE_CITIES + UNICODE_CITIES, strict=False):
+            conn.execute("update user_addresses set city = %s where city = %s", (new, old))
+    home = tmp_path_factory.mktemp("pipeline_home")
+    settings = get_settings(home=home, source_url=url, pii_key="pipeline-test-key")
+    run_ingestion(settings, full=True)
+    run_dbt(settings, ["build"], capture=True)
+    publish(settings, run_id="pipeline-fixture")
+    export_reports(settings)
+    yield Pipeline(settings=settings, source_url=url)
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
+        )

@@ -2,9 +2,7 @@
 whose city names are hostile, and check that they arrive neutralised in CSV and XLSX.
 
 Uses the session fixture ``pipeline`` of tests/conftest.py (an object with ``.settings`` whose
-home holds a real publication, and ``.source_url``). Until that fixture exists the test reports
-itself as skipped, with the reason, in pytest's summary.
-"""
+home holds a real publication, and ``.source_url``)."""
 
 from __future__ import annotations
 
@@ -20,17 +18,8 @@ from tests.exports.helpers import read_csv_rows
 DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
 
 
-@pytest.fixture
-def pipeline_or_skip(request: pytest.FixtureRequest):
-    try:
-        return request.getfixturevalue("pipeline")
-    except pytest.FixtureLookupError:
-        pytest.skip("tests/conftest.py has no `pipeline` fixture yet (end-to-end publication)")
-
-
 @pytest.mark.slow
-def test_real_publication_exports_neutralised(pipeline_or_skip, tmp_path):
-    pipeline = pipeline_or_skip
+def test_real_publication_exports_neutralised(pipeline, tmp_path):
     # --out keeps the shared session home (other suites read it) untouched.
     result = export_reports(pipeline.settings, out_dir=tmp_path / "e2e")
     assert {f.report for f in result.files} == {r.name for r in REPORTS}

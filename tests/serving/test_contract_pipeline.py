@@ -10,15 +10,9 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import psycopg
 import pytest
-
-if "def pipeline" not in (Path(__file__).parents[1] / "conftest.py").read_text():
-    pytest.skip(
-        "the session fixture `pipeline` is not in tests/conftest.py yet", allow_module_level=True
-    )
 
 SECRET = "contract-secret-0123456789abcdef0123456789abcdef"
 CUSTOMER = "join users u on u.id = {t}.user_id and u.role = 'customer'"
