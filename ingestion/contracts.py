@@ -16,9 +16,13 @@ joins without casts in DuckDB); enums as strings (dictionary-encoded in Parquet)
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import pyarrow as pa
+
+from petpro.errors import PetProError
 
 CONTRACT_VERSION = 1
 
@@ -50,6 +54,8 @@ class TableContract:
     # Source columns read only to derive lake columns; never written to the lake.
     transient: tuple[Column, ...] = ()
     derived: tuple[Column, ...] = field(default_factory=tuple)
+    # Source columns deliberately never read (personal data): not reported as new columns.
+    excluded: tuple[str, ...] = ()
 
     @property
     def column_names(self) -> list[str]:
@@ -87,6 +93,7 @@ CONTRACTS: dict[str, TableContract] = {
                 _c("deleted_at", TS, "timestamp with time zone"),
             ),
             required=("id", "role", "created_at"),
+            excluded=("first_name", "last_name", "email", "password_hash", "phone"),
         ),
         TableContract(
             table="user_addresses",
@@ -101,6 +108,7 @@ CONTRACTS: dict[str, TableContract] = {
                 _c("updated_at", TS, "timestamp with time zone", False),
             ),
             required=("id", "user_id"),
+            excluded=("street", "postal_code"),
         ),
         TableContract(
             table="pets",
@@ -117,6 +125,7 @@ CONTRACTS: dict[str, TableContract] = {
                 _c("deleted_at", TS, "timestamp with time zone"),
             ),
             required=("id", "owner_id"),
+            excluded=("name",),
         ),
         TableContract(
             table="vendors",
@@ -242,3 +251,165 @@ PII_COLUMNS: frozenset[str] = frozenset(
         "user_agent",
     }
 )
+
+
+# Accepted values of every enum the contracts read (mirrors sourcedb/schema.sql). The quality
+# suites check extracted values against these lists: a value added to the source enum later
+# is still extracted (enums travel as strings) but flagged as a warning until the contract
+# and the models downstream learn about it.
+ENUM_VALUES: dict[str, tuple[str, ...]] = {
+    "user_role": ("admin", "vendor", "customer", "system"),
+    "gender": ("male", "female", "other"),
+    "pet_species": ("dog", "cat", "bird", "fish", "reptile", "small_mammal", "other"),
+    "pet_gender": ("male", "female", "unknown"),
+    "vendor_status": ("pending", "pending_approval", "active", "inactive", "suspended"),
+    "service_category": (
+        "grooming",
+        "veterinary",
+        "boarding",
+        "daycare",
+        "training",
+        "walking",
+        "other",
+    ),
+    "booking_status": ("pending", "confirmed", "in_progress", "completed", "cancelled", "no_show"),
+    "payment_status": ("pending", "authorized", "paid", "failed", "refunded"),
+    "payment_method": ("credit_card", "bank_account", "paypal"),
+    "review_status": ("pending", "published", "hidden"),
+    "activity_type": (
+        "login",
+        "logout",
+        "profile_update",
+        "password_changed",
+        "email_verified",
+        "booking_created",
+        "booking_updated",
+        "booking_cancelled",
+        "payment_made",
+        "payment_refunded",
+        "pet_created",
+        "pet_updated",
+        "pet_removed",
+        "review_submitted",
+        "address_added",
+        "address_updated",
+        "address_removed",
+        "notification_settings_updated",
+        "account_created",
+        "account_deactivated",
+        "account_reactivated",
+    ),
+}
+
+# PostgreSQL types information_schema reports by name (data_type); anything else in a
+# contract's pg_type is a user-defined type (an enum) compared through udt_name.
+BUILTIN_PG_TYPES: frozenset[str] = frozenset(
+    {
+        "uuid",
+        "boolean",
+        "date",
+        "text",
+        "character",
+        "character varying",
+        "numeric",
+        "smallint",
+        "integer",
+        "bigint",
+        "jsonb",
+        "json",
+        "double precision",
+        "real",
+        "timestamp with time zone",
+        "timestamp without time zone",
+    }
+)
+
+# Columns with few distinct values: Parquet dictionary-encodes these (and only these; a
+# dictionary over unique keys would just be discarded by the writer after wasting time).
+LOW_CARDINALITY: frozenset[str] = frozenset(
+    {
+        "role",
+        "gender",
+        "preferred_language",
+        "city",
+        "state",
+        "country",
+        "species",
+        "breed",
+        "status",
+        "category",
+        "currency",
+        "method",
+        "type",
+        "description",
+        "metadata",
+        "cancellation_reason",
+        "user_id",
+        "ip_hash",
+        "ip_network",
+        "device_type",
+        "os_family",
+        "browser_family",
+    }
+)
+
+
+class ContractDriftError(PetProError):
+    """The live source no longer matches a table's extraction contract."""
+
+    def __init__(self, table: str, column: str, expected: str, found: str) -> None:
+        self.table, self.column, self.expected, self.found = table, column, expected, found
+        what = "is missing" if found == "missing" else f"has type {found!r}"
+        super().__init__(
+            f"contract drift in source table {table!r}: column {column!r} {what} but the "
+            f"contract (v{CONTRACT_VERSION}) expects {expected!r}; nothing was extracted for "
+            f"{table}. Restore the column or update ingestion/contracts.py (and the models "
+            f"reading it)"
+        )
+
+
+def is_enum(column: Column) -> bool:
+    return column.pg_type not in BUILTIN_PG_TYPES
+
+
+def enum_columns(contract: TableContract) -> dict[str, tuple[str, ...]]:
+    """Contract columns backed by a PostgreSQL enum, with their accepted values."""
+    return {c.name: ENUM_VALUES[c.pg_type] for c in contract.columns if c.pg_type in ENUM_VALUES}
+
+
+def live_types(rows: Iterable[tuple[str, str, str]]) -> dict[str, str]:
+    """Map column -> type as contracts spell it, from information_schema rows
+    ``(column_name, data_type, udt_name)``: enums and other user-defined types by udt_name."""
+    return {
+        name: (udt if data_type in ("USER-DEFINED", "ARRAY") else data_type)
+        for name, data_type, udt in rows
+    }
+
+
+def check_contract(contract: TableContract, live: dict[str, str]) -> list[str]:
+    """Compare a contract with the live columns of its table.
+
+    Raises ``ContractDriftError`` for the first contract column (extracted or transient)
+    that is missing or has another type; returns the names of source columns the contract
+    does not know (reported as warnings, never read).
+    """
+    if not live:
+        raise ContractDriftError(contract.table, "*", "table present", "missing")
+    for column in contract.source_columns:
+        found = live.get(column.name)
+        if found is None:
+            raise ContractDriftError(contract.table, column.name, column.pg_type, "missing")
+        if found != column.pg_type:
+            raise ContractDriftError(contract.table, column.name, column.pg_type, found)
+    known = {c.name for c in contract.source_columns} | set(contract.excluded)
+    return sorted(name for name in live if name not in known)
+
+
+def describe(contract: TableContract) -> dict[str, Any]:
+    """A JSON-able summary of a contract (stored in run records)."""
+    return {
+        "version": CONTRACT_VERSION,
+        "columns": {c.name: str(c.arrow_type) for c in contract.columns + contract.derived},
+        "primary_key": contract.primary_key,
+        "partitioning": contract.partitioning,
+    }

@@ -9,7 +9,9 @@ PetPro schema, so tests never see each other's rows.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,7 +41,10 @@ def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return
     from sourcedb.server import EmbeddedServer
 
-    home = tmp_path_factory.mktemp("pg_home")
+    # Not under pytest's basetemp: pytest resets /tmp/pytest-of-<user> to mode 0700 when any
+    # session starts, which would cut the unprivileged postgres user (used when running as
+    # root) off from its cluster while another session is still running.
+    home = Path(tempfile.mkdtemp(prefix="petpro-test-pg-"))
     settings = get_settings(home=home, source_port=_free_port(), source_database="postgres")
     server = EmbeddedServer(settings)
     server.start()
@@ -47,6 +52,7 @@ def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield server.admin_url()
     finally:
         server.stop()
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def _with_database(url: str, database: str) -> str:

@@ -1,0 +1,290 @@
+"""Where raw files live in the lake and how they are put there without ever being half-written.
+
+Every file is written under a hidden temporary name in its final directory (readers glob
+``data.parquet`` and never see it), flushed with ``fsync``, then moved into place with
+``os.replace`` and the directory entry fsynced too. If the new content is byte-for-byte the
+file already in place, the old file is kept untouched (same inode, same mtime): re-running
+an extraction rewrites nothing. ``ParquetSink`` streams Arrow data into such a file in
+row groups of a fixed size, so a file's bytes depend only on its rows and their order, not
+on how the rows arrived in batches.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import filecmp
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ingestion.contracts import LOW_CARDINALITY
+from petpro.settings import Settings
+
+DATA_FILE = "data.parquet"
+REJECTED_FILE = "_rejected.parquet"
+TMP_SUFFIX = ".tmp"
+ROW_GROUP_SIZE = 131_072
+COMPRESSION = "zstd"
+
+
+def table_dir(settings: Settings, table: str) -> Path:
+    return settings.raw_dir / table
+
+
+def partition_dir(settings: Settings, table: str, day: date) -> Path:
+    return table_dir(settings, table) / f"event_date={day.isoformat()}"
+
+
+def partition_date(path: Path) -> date | None:
+    """The event date of a ``event_date=YYYY-MM-DD`` directory (None for anything else)."""
+    name = path.name
+    if not name.startswith("event_date="):
+        return None
+    try:
+        return date.fromisoformat(name.removeprefix("event_date="))
+    except ValueError:
+        return None
+
+
+def lake_partitions(settings: Settings, table: str) -> dict[date, Path]:
+    root = table_dir(settings, table)
+    if not root.is_dir():
+        return {}
+    out: dict[date, Path] = {}
+    for child in root.iterdir():
+        day = partition_date(child)
+        if day is not None and child.is_dir():
+            out[day] = child
+    return out
+
+
+def parquet_rows(path: Path) -> int:
+    return pq.read_metadata(path).num_rows if path.exists() else 0
+
+
+def tmp_path(final: Path) -> Path:
+    return final.with_name(f".{final.name}.{uuid.uuid4().hex[:12]}{TMP_SUFFIX}")
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def commit(tmp: Path, final: Path, pending_dirs: set[Path] | None = None) -> bool:
+    """Move a finished temporary file into place; return True if ``final`` changed.
+
+    Identical content leaves the existing file alone, so idempotent re-runs touch nothing.
+    The file is fsynced before the rename (never a renamed-but-empty file after a crash).
+    With ``pending_dirs`` the directory fsync that makes the rename itself durable is left
+    to the caller (``fsync_dirs`` before the watermark moves), which saves one fsync per
+    partition: a rename lost in a crash only means the old file is still there, and the
+    unmoved watermark makes the next run redo it.
+    """
+    if (
+        final.exists()
+        and final.stat().st_size == tmp.stat().st_size
+        and filecmp.cmp(tmp, final, shallow=False)
+    ):
+        tmp.unlink()
+        return False
+    fsync_file(tmp)
+    os.replace(tmp, final)
+    if pending_dirs is None:
+        fsync_dir(final.parent)
+    else:
+        pending_dirs.add(final.parent)
+    return True
+
+
+def fsync_dirs(dirs: set[Path]) -> None:
+    for directory in sorted(dirs):
+        if directory.exists():
+            fsync_dir(directory)
+    dirs.clear()
+
+
+def remove(path: Path) -> bool:
+    """Delete a file (fsyncing its directory); True if something was removed."""
+    if not path.exists():
+        return False
+    path.unlink()
+    fsync_dir(path.parent)
+    return True
+
+
+def remove_partition(directory: Path) -> bool:
+    """Remove a partition directory whose date has no rows any more."""
+    if not directory.exists():
+        return False
+    # Data file first: a crash in between leaves an empty (ignored) directory, never a
+    # directory whose data belongs to rows that no longer exist.
+    for name in (DATA_FILE, REJECTED_FILE):
+        remove(directory / name)
+    shutil.rmtree(directory, ignore_errors=True)
+    fsync_dir(directory.parent)
+    return True
+
+
+def write_json(path: Path, payload: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = tmp_path(path)
+    with tmp.open("w", encoding="utf-8") as fh:
+        json.dump(payload, fh, indent=2, sort_keys=True, default=str)
+        fh.write("\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+
+
+def clean_tmp(root: Path) -> int:
+    """Delete temporary files left by an interrupted run (call with the ingestion lock held)."""
+    if not root.exists():
+        return 0
+    removed = 0
+    for path in root.rglob(f".*{TMP_SUFFIX}"):
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            removed += 1
+    return removed
+
+
+def dictionary_columns(schema: pa.Schema) -> list[str]:
+    return [f.name for f in schema if f.name in LOW_CARDINALITY]
+
+
+def statistics_columns(schema: pa.Schema) -> list[str]:
+    """Columns worth min/max statistics: everything but long free-form or random strings
+    (keys, JSON, hashes), whose statistics cost encoding time and prune nothing."""
+    skip = {"metadata", "description", "ip_hash", "cancellation_reason"}
+    return [
+        f.name
+        for f in schema
+        if f.name not in skip and not (pa.types.is_string(f.type) and f.name.endswith("id"))
+    ]
+
+
+def rejected_schema(schema: pa.Schema) -> pa.Schema:
+    return schema.append(pa.field("_reason", pa.string()))
+
+
+class ParquetSink:
+    """Stream Arrow batches into one Parquet file (zstd) in fixed-size row groups.
+
+    Rows are buffered until a full row group is available, then written as one contiguous
+    chunk; the file's bytes are therefore a function of its rows alone. ``close`` returns
+    whether the final file changed; ``abort`` drops the temporary file.
+    """
+
+    def __init__(
+        self,
+        final: Path,
+        schema: pa.Schema,
+        row_group_size: int = ROW_GROUP_SIZE,
+        pending_dirs: set[Path] | None = None,
+        copy: bool = False,
+    ):
+        self.copy = copy
+        self.final = final
+        self.pending_dirs = pending_dirs
+        self.schema = schema
+        self.row_group_size = row_group_size
+        self.rows = 0
+        self._buffer: list[pa.RecordBatch] = []
+        self._buffered = 0
+        self._writer: pq.ParquetWriter | None = None
+        self._tmp: Path | None = None
+
+    def _open(self) -> pq.ParquetWriter:
+        if self._writer is None:
+            self.final.parent.mkdir(parents=True, exist_ok=True)
+            self._tmp = tmp_path(self.final)
+            self._writer = pq.ParquetWriter(
+                self._tmp,
+                self.schema,
+                compression=COMPRESSION,
+                use_dictionary=dictionary_columns(self.schema),
+                write_statistics=statistics_columns(self.schema),
+            )
+        return self._writer
+
+    def write(self, batch: pa.RecordBatch | pa.Table) -> None:
+        if batch.num_rows == 0:
+            return
+        batches = batch.to_batches() if isinstance(batch, pa.Table) else [batch]
+        if self.copy:
+            # A slice pins its whole parent batch in memory until this file is closed;
+            # a compact copy lets the parent go as soon as the stream moves on.
+            batches = [pa.Table.from_batches([b]).take(np.arange(b.num_rows)).to_batches()[0]
+                       for b in batches]  # fmt: skip
+        self._buffer.extend(batches)
+        self._buffered += batch.num_rows
+        self.rows += batch.num_rows
+        while self._buffered >= self.row_group_size:
+            self._flush(self.row_group_size)
+
+    def _flush(self, n: int) -> None:
+        table = pa.Table.from_batches(self._buffer, schema=self.schema)
+        head, rest = table.slice(0, n), table.slice(n)
+        self._open().write_table(head.combine_chunks(), row_group_size=n)
+        self._buffer = rest.combine_chunks().to_batches() if rest.num_rows else []
+        self._buffered = rest.num_rows
+
+    def close(self) -> bool:
+        """Finish the file; returns True if the file in place changed. With no rows at all
+        the final file is removed instead (returns True if one existed)."""
+        if self._buffered:
+            self._flush(self._buffered)
+        if self._writer is None:
+            return remove(self.final)
+        self._writer.close()
+        self._writer = None
+        assert self._tmp is not None
+        return commit(self._tmp, self.final, self.pending_dirs)
+
+    def abort(self) -> None:
+        if self._writer is not None:
+            with contextlib.suppress(Exception):
+                self._writer.close()
+            self._writer = None
+        if self._tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                self._tmp.unlink()
+
+
+@contextlib.contextmanager
+def sink(final: Path, schema: pa.Schema) -> Iterator[ParquetSink]:
+    s = ParquetSink(final, schema)
+    try:
+        yield s
+    except BaseException:
+        s.abort()
+        raise

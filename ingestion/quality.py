@@ -1,0 +1,270 @@
+"""Quality gates on extracted rows: one Great Expectations suite per raw table.
+
+The suites run in an ephemeral GX context (nothing written to disk, no network: importing
+``petpro`` turns GX analytics off) on a pandas batch of the rows written in this run.
+Every expectation carries a severity: *critical* failures are errors (``success`` becomes
+False: unique non-null keys, timestamps in the platform's lifetime and not in the future,
+non-negative amounts, ratings 1..5), *warning* failures are reported but do not fail the
+table (an enum value the contract does not know yet, activities of users missing from the
+users snapshot).
+
+To stay cheap on the large activity table, at most ``SAMPLE_ROWS`` rows are validated: a
+uniform sample of the rows written in the run (``Sampler``), as stated in ``details``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ingestion.contracts import TableContract, enum_columns
+
+SAMPLE_ROWS = 50_000
+PLATFORM_START = datetime(2015, 1, 1, tzinfo=UTC)
+FUTURE_TOLERANCE = timedelta(hours=1)
+# Timestamps that record something that already happened (bookings' start/end may be future).
+_PAST_TIMESTAMPS = ("created_at", "updated_at", "timestamp", "paid_at", "last_login", "deleted_at")
+_AMOUNTS = ("amount", "price", "weight_kg", "duration_minutes")
+_lock = threading.Lock()
+_context: Any = None
+
+
+@dataclass
+class QualityResult:
+    success: bool = True
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "success": self.success,
+            "errors": self.errors,
+            "warnings": self.warnings,
+            "details": self.details,
+        }
+
+
+class Sampler:
+    """Keeps a uniform random sample of at most ``limit`` rows of a stream of batches.
+
+    Each row is kept with probability ``rate``; when the kept rows exceed twice the limit,
+    half of them are dropped at random and the rate halves (so every row of the stream has
+    the same chance). Seeded, hence reproducible.
+    """
+
+    def __init__(
+        self, limit: int = SAMPLE_ROWS, seed: int = 0, columns: list[str] | None = None
+    ) -> None:
+        self.columns = columns
+        self.limit = limit
+        self.rate = 1.0
+        self.seen = 0
+        self._rng = np.random.default_rng(seed)
+        self._batches: list[pa.RecordBatch | pa.Table] = []
+        self._kept = 0
+
+    def add(self, batch: pa.RecordBatch | pa.Table) -> None:
+        self.seen += batch.num_rows
+        if self.columns is not None:
+            batch = batch.select(self.columns)
+        if self.rate < 1.0:
+            mask = self._rng.random(batch.num_rows) < self.rate
+            batch = batch.filter(pa.array(mask))
+        self._batches.append(batch)
+        self._kept += batch.num_rows
+        while self._kept > 2 * self.limit:
+            table = pa.concat_tables(
+                [
+                    b if isinstance(b, pa.Table) else pa.Table.from_batches([b])
+                    for b in self._batches
+                ]
+            )
+            mask = self._rng.random(table.num_rows) < 0.5
+            table = table.filter(pa.array(mask))
+            self._batches = [table]
+            self._kept = table.num_rows
+            self.rate /= 2
+
+    def table(self) -> pa.Table:
+        """The sample: every row seen when they were at most ``limit``, else ``limit`` rows
+        drawn uniformly from the whole stream."""
+        if not self._batches:
+            return pa.table({name: pa.array([], pa.null()) for name in self.columns or []})
+        table = pa.concat_tables(
+            [b if isinstance(b, pa.Table) else pa.Table.from_batches([b]) for b in self._batches]
+        )
+        if table.num_rows > self.limit:
+            keep = np.sort(self._rng.choice(table.num_rows, self.limit, replace=False))
+            table = table.take(pa.array(keep))
+        return table
+
+    @property
+    def sampled(self) -> bool:
+        return self.rate < 1.0
+
+
+def _gx_context() -> Any:
+    global _context
+    if _context is None:
+        import great_expectations as gx
+
+        # GX logs its ephemeral docs-site directory at INFO; not news for a person.
+        logging.getLogger("great_expectations").setLevel(logging.WARNING)
+
+        context = gx.get_context(mode="ephemeral")
+        try:
+            from great_expectations.data_context.types.base import ProgressBarsConfig
+
+            context.variables.progress_bars = ProgressBarsConfig(
+                globally=False, metric_calculations=False
+            )
+        except Exception:  # older/newer GX without the knob: bars only cost a little noise
+            pass
+        _context = context
+    return _context
+
+
+def quality_columns(contract: TableContract) -> list[str]:
+    """The lake columns the suite looks at (the sampler keeps only these)."""
+    wanted = {contract.primary_key, "user_id", "device_type", "rating", "average_rating"}
+    wanted |= set(enum_columns(contract)) | set(_PAST_TIMESTAMPS) | set(_AMOUNTS)
+    wanted |= {"start_time", "end_time"}
+    return [name for name in contract.lake_schema().names if name in wanted]
+
+
+def warm_up() -> None:
+    """Import GX and build the context (seconds of imports, done once per process)."""
+    with _lock:
+        _gx_context()
+
+
+def build_suite(contract: TableContract, columns: list[str], now: datetime) -> Any:
+    import great_expectations as gx
+
+    e = gx.expectations
+    key = contract.primary_key
+    exps: list[Any] = [
+        e.ExpectColumnValuesToNotBeNull(column=key),
+        e.ExpectColumnValuesToBeUnique(column=key),
+    ]
+    for name, values in enum_columns(contract).items():
+        exps.append(
+            e.ExpectColumnValuesToBeInSet(column=name, value_set=list(values), severity="warning")
+        )
+    for name in _PAST_TIMESTAMPS:
+        if name in columns:
+            exps.append(
+                e.ExpectColumnValuesToBeBetween(
+                    column=name, min_value=PLATFORM_START, max_value=now + FUTURE_TOLERANCE
+                )
+            )
+    for name in ("start_time", "end_time"):
+        if name in columns:
+            exps.append(e.ExpectColumnValuesToBeBetween(column=name, min_value=PLATFORM_START))
+    for name in _AMOUNTS:
+        if name in columns:
+            exps.append(e.ExpectColumnValuesToBeBetween(column=name, min_value=0))
+    if "rating" in columns and contract.table == "reviews":
+        exps.append(e.ExpectColumnValuesToBeBetween(column="rating", min_value=1, max_value=5))
+    if "average_rating" in columns:
+        exps.append(
+            e.ExpectColumnValuesToBeBetween(column="average_rating", min_value=0, max_value=5)
+        )
+    if "_user_known" in columns:
+        exps.append(
+            e.ExpectColumnValuesToBeInSet(
+                column="_user_known", value_set=[True], severity="warning"
+            )
+        )
+    if "device_type" in columns:
+        exps.append(
+            e.ExpectColumnValuesToBeInSet(
+                column="device_type", value_set=["mobile", "tablet", "desktop", "other"]
+            )
+        )
+    return gx.ExpectationSuite(name=f"raw_{contract.table}", expectations=exps)
+
+
+def validate(
+    contract: TableContract,
+    rows: pa.Table,
+    *,
+    known_users: pa.Array | None = None,
+    sampled_from: int | None = None,
+    now: datetime | None = None,
+) -> QualityResult:
+    """Run the table's suite on ``rows`` (the rows written in this run, or a sample)."""
+    now = now or datetime.now(UTC)
+    details: dict[str, Any] = {
+        "validated_rows": rows.num_rows,
+        "written_rows": sampled_from if sampled_from is not None else rows.num_rows,
+        "sampled": sampled_from is not None and sampled_from > rows.num_rows,
+    }
+    if rows.num_rows == 0:
+        return QualityResult(details=details)
+    if known_users is not None and "user_id" in rows.column_names:
+        known = pc.fill_null(pc.is_in(rows["user_id"], value_set=known_users), False)
+        rows = rows.append_column("_user_known", known)
+    frame = rows.to_pandas()
+    for f in rows.schema:
+        if pa.types.is_decimal(f.type):
+            frame[f.name] = frame[f.name].astype("float64")
+    suite = build_suite(contract, list(frame.columns), now)
+    with _lock:  # GX contexts are not thread-safe; validations are short
+        context = _gx_context()
+        name = f"raw_{contract.table}"
+        try:
+            source = context.data_sources.get(name)
+        except Exception:
+            source = context.data_sources.add_pandas(name)
+        try:
+            asset = source.get_asset("rows")
+        except Exception:
+            asset = source.add_dataframe_asset("rows")
+        try:
+            definition = asset.get_batch_definition("all")
+        except Exception:
+            definition = asset.add_batch_definition_whole_dataframe("all")
+        batch = definition.get_batch(batch_parameters={"dataframe": frame})
+        outcome = batch.validate(suite)
+    result = QualityResult(details=details)
+    checks = []
+    for item in outcome.results:
+        config = item.expectation_config
+        column = config.kwargs.get("column")
+        severity = str(getattr(config, "severity", "critical")).lower()
+        warning = "warning" in severity
+        count = item.result.get("unexpected_count") if item.result else None
+        examples = (item.result or {}).get("partial_unexpected_list", [])[:5]
+        checks.append(
+            {
+                "expectation": config.type,
+                "column": column,
+                "severity": "warning" if warning else "critical",
+                "success": bool(item.success),
+                "unexpected_count": count,
+            }
+        )
+        if item.success:
+            continue
+        raised = (item.exception_info or {}).get("raised_exception")
+        message = (
+            f"{contract.table}.{column}: {config.type} failed"
+            + (f" for {count} row(s), e.g. {[str(x) for x in examples]}" if count else "")
+            + (f" ({item.exception_info.get('exception_message')})" if raised else "")
+        )
+        if warning:
+            result.warnings.append(message)
+        else:
+            result.errors.append(message)
+    result.success = not result.errors
+    details["checks"] = checks
+    return result
