@@ -10,7 +10,7 @@ import importlib
 
 import typer
 
-AREAS = ("source", "ingest", "refresh", "export", "serve", "demo")
+AREAS = ("source", "ingest", "dbt", "refresh", "export", "serve", "audit", "demo", "ui")
 
 
 def register_all(app: typer.Typer) -> None:

@@ -1,0 +1,53 @@
+{#-
+    Weekly signup cohorts, Amplitude-style rolling days: day N retained = any activity in the
+    24-hour window [signup + N*24h, signup + (N+1)*24h). A customer counts for day N only once
+    that window has fully elapsed before the high-water mark. Arithmetic on epoch
+    microseconds keeps the windows 24 hours long across DST changes.
+-#}
+{%- set day_ns = [1, 7, 14, 30, 60, 90] %}
+{%- set day_us = 86400000000 %}
+
+with customers as (
+    select
+        customers.customer_id,
+        customers.cohort_week,
+        epoch_us(customers.signup_at) as signup_us
+    from {{ ref('int_customers') }} as customers
+),
+
+day_ns as (
+    select cast(unnest({{ day_ns }}) as integer) as day_n
+),
+
+eligible as (
+    select
+        customers.customer_id,
+        customers.cohort_week,
+        customers.signup_us,
+        day_ns.day_n
+    from customers
+    cross join day_ns
+    cross join {{ ref('int_high_water_mark') }} as hwm
+    where customers.signup_us + (day_ns.day_n + 1) * {{ day_us }} <= epoch_us(hwm.high_water_mark_at)
+),
+
+active_days as (
+    select distinct
+        activities.user_id as customer_id,
+        cast(floor((epoch_us(activities.activity_at) - customers.signup_us) / {{ day_us }}) as integer) as day_n
+    from {{ ref('stg_petpro__activities') }} as activities
+    inner join customers on activities.user_id = customers.customer_id
+    where
+        epoch_us(activities.activity_at) >= customers.signup_us + {{ day_us }}
+        and epoch_us(activities.activity_at) < customers.signup_us + {{ day_ns | max + 1 }} * {{ day_us }}
+)
+
+select
+    cast(eligible.cohort_week as date) as cohort_week,
+    cast(eligible.day_n as integer) as day_n,
+    cast(count(*) as bigint) as cohort_size,
+    cast(count(active_days.customer_id) as bigint) as retained_customers,
+    cast(count(active_days.customer_id) / count(*) as double) as retention_rate
+from eligible
+left join active_days on eligible.customer_id = active_days.customer_id and eligible.day_n = active_days.day_n
+group by eligible.cohort_week, eligible.day_n

@@ -1,0 +1,76 @@
+-- Bookings (by creation month, current status) and revenue (by payment month) per service
+-- category and currency; money is never summed across currencies.
+with bookings as (
+    select
+        bookings.created_month as month,
+        bookings.service_category,
+        bookings.currency,
+        count(*) as bookings,
+        count(*) filter (where bookings.is_completed) as completed,
+        count(*) filter (where bookings.is_cancelled) as cancelled,
+        count(*) filter (where bookings.is_no_show) as no_show,
+        count(distinct bookings.customer_id) as unique_customers
+    from {{ ref('int_bookings_enriched') }} as bookings
+    group by bookings.created_month, bookings.service_category, bookings.currency
+),
+
+revenue as (
+    select
+        payments.payment_month as month,
+        payments.service_category,
+        payments.currency,
+        sum(payments.gross_amount) as gross_revenue,
+        sum(payments.refund_amount) as refunds,
+        count(distinct payments.booking_id) filter (where payments.is_collected) as paid_bookings
+    from {{ ref('int_payments_enriched') }} as payments
+    group by payments.payment_month, payments.service_category, payments.currency
+),
+
+active as (
+    select
+        periods.period_start as month,
+        count(*) as active_customers
+    from {{ ref('int_customer_active_periods') }} as periods
+    where periods."interval" = 'month'
+    group by periods.period_start
+),
+
+combined as (
+    select
+        coalesce(bookings.month, revenue.month) as month,
+        coalesce(bookings.service_category, revenue.service_category) as service_category,
+        coalesce(bookings.currency, revenue.currency) as currency,
+        coalesce(bookings.bookings, 0) as bookings,
+        coalesce(bookings.completed, 0) as completed,
+        coalesce(bookings.cancelled, 0) as cancelled,
+        coalesce(bookings.no_show, 0) as no_show,
+        coalesce(bookings.unique_customers, 0) as unique_customers,
+        coalesce(revenue.gross_revenue, 0) as gross_revenue,
+        coalesce(revenue.refunds, 0) as refunds,
+        coalesce(revenue.paid_bookings, 0) as paid_bookings
+    from bookings
+    full outer join revenue
+        on
+            bookings.month = revenue.month
+            and bookings.service_category = revenue.service_category
+            and bookings.currency is not distinct from revenue.currency
+)
+
+select
+    cast(combined.month as date) as month,
+    cast(combined.service_category as varchar) as service_category,
+    cast(combined.currency as varchar) as currency,
+    cast(combined.bookings as bigint) as bookings,
+    cast(combined.completed as bigint) as completed,
+    cast(combined.cancelled as bigint) as cancelled,
+    cast(combined.no_show as bigint) as no_show,
+    cast(combined.completed / nullif(combined.bookings, 0) as double) as completion_rate,
+    cast(combined.cancelled / nullif(combined.bookings, 0) as double) as cancellation_rate,
+    cast(combined.unique_customers as bigint) as unique_customers,
+    cast(combined.gross_revenue as decimal(18, 2)) as gross_revenue,
+    cast(combined.refunds as decimal(18, 2)) as refunds,
+    cast(combined.gross_revenue - combined.refunds as decimal(18, 2)) as net_revenue,
+    {{ money_per('combined.gross_revenue', 'combined.paid_bookings') }} as avg_booking_value,
+    {{ money_per('combined.gross_revenue - combined.refunds', 'active.active_customers') }} as arpu
+from combined
+left join active on combined.month = active.month

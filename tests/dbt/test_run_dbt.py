@@ -1,0 +1,51 @@
+"""``warehouse.dbt`` command building and the ``petpro dbt`` pass-through (real dbt, no lake)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from petpro.settings import get_settings
+from warehouse.dbt import DbtError, build_command, dbt_env
+
+MARTS = {
+    "mart_customer_growth", "mart_customer_activity", "mart_active_users", "mart_customer_lifecycle",
+    "mart_activity_heatmap", "mart_customer_demographics", "mart_service_usage", "mart_cohort_retention",
+    "mart_nday_retention", "mart_retention_monthly", "mart_repeat_customers",
+    "mart_customer_activity_daily", "mart_customer_profile",
+}  # fmt: skip
+
+
+def test_build_command_places_project_and_vars_after_the_subcommand(tmp_path: Path) -> None:
+    settings = get_settings(home=tmp_path, timezone="Europe/Berlin", dbt_threads=3)
+    cmd = build_command(settings, ["docs", "generate"], {"min_date": "2025-01-01"})
+    assert cmd[-6:-4] == ["--project-dir", str(settings.dbt_project_dir)]
+    assert cmd[-4:-2] == ["--profiles-dir", str(settings.dbt_project_dir)]
+    assert cmd[-2] == "--vars" and json.loads(cmd[-1]) == {"min_date": "2025-01-01"}
+    assert "--project-dir" not in build_command(settings, ["--version"])
+    with pytest.raises(DbtError):
+        build_command(settings, ["debug"], {"x": 1})
+    env = dbt_env(settings)
+    assert env["PETPRO_HOME"] == str(tmp_path.resolve())
+    assert env["PETPRO_TIMEZONE"] == "Europe/Berlin"
+    assert env["DBT_THREADS"] == "3"
+    assert env["DBT_SEND_ANONYMOUS_USAGE_STATS"] == "false"
+
+
+def test_petpro_dbt_passes_arguments_through(tmp_path: Path) -> None:
+    """`petpro dbt ls` lists exactly the marts of the data-layout contract."""
+    env = dict(os.environ, PETPRO_HOME=str(tmp_path), PETPRO_TIMEZONE="UTC")
+    proc = subprocess.run(
+        [sys.executable, "-m", "petpro.cli", "dbt", "ls", "--resource-type", "model",
+         "--select", "marts", "--output", "name", "--quiet"],
+        env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    listed = {line.strip() for line in proc.stdout.splitlines() if line.strip().startswith("mart_")}
+    assert listed == MARTS
+    assert (tmp_path / "warehouse" / "dbt_target" / "manifest.json").exists()

@@ -1,0 +1,242 @@
+"""Run dbt on the PetPro project the same way everywhere (CLI, Dagster, tests, benchmarks).
+
+``run_dbt`` starts dbt in a subprocess (the ``dbt`` entry point next to the running Python,
+else ``python -m dbt.cli.main``) with ``--project-dir``/``--profiles-dir`` set to
+``dbt_project/`` and the environment that ``profiles.yml`` and the models read:
+``PETPRO_HOME`` (absolute), ``PETPRO_TIMEZONE``, ``PETPRO_LATE_DAYS``, ``DBT_THREADS`` and
+telemetry off. dbt's artefacts (``target/``) and logs go under
+``$PETPRO_HOME/warehouse/`` so that two homes (two test sessions, the demo and a developer)
+never overwrite each other's ``run_results.json`` or partial-parse state. A failed run raises
+``DbtError`` naming the first node that failed and why, read from ``run_results.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from petpro.errors import PetProError
+from petpro.settings import Settings
+
+# dbt sub-commands that accept --vars (others would reject the option).
+_VARS_COMMANDS = frozenset(
+    {"build", "run", "test", "compile", "seed", "snapshot", "show", "list", "ls", "docs", "source",
+     "parse", "run-operation", "retry", "clone"}
+)  # fmt: skip
+# Sub-commands that take --project-dir/--profiles-dir (all but the informational ones).
+_PROJECT_COMMANDS = _VARS_COMMANDS | {"debug", "deps", "clean", "init"}
+_FAILED = frozenset({"error", "fail", "runtime error"})
+
+
+class DbtError(PetProError):
+    """A dbt invocation failed; the message names the failing node and the reason."""
+
+
+@dataclass(frozen=True)
+class NodeResult:
+    """One node of ``run_results.json``: a model, test, unit test, seed or snapshot."""
+
+    unique_id: str
+    status: str
+    message: str | None
+    execution_time: float
+    failures: int | None = None
+
+
+@dataclass(frozen=True)
+class DbtRun:
+    """The outcome of a dbt invocation."""
+
+    args: list[str]
+    returncode: int
+    elapsed: float
+    output: str = ""  # stdout+stderr when captured, else ""
+    results: list[NodeResult] = field(default_factory=list)
+    target_dir: Path | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+    def status_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for r in self.results:
+            counts[r.status] = counts.get(r.status, 0) + 1
+        return counts
+
+
+def dbt_executable() -> list[str]:
+    """The dbt command of this environment (never a different dbt on PATH)."""
+    entry = Path(sys.executable).with_name("dbt")
+    if entry.exists():
+        return [str(entry)]
+    return [sys.executable, "-m", "dbt.cli.main"]
+
+
+def target_dir(settings: Settings) -> Path:
+    """Where dbt writes manifest.json, run_results.json and the docs site for this home."""
+    return settings.warehouse_dir / "dbt_target"
+
+
+def log_dir(settings: Settings) -> Path:
+    return settings.warehouse_dir / "dbt_logs"
+
+
+def dbt_env(settings: Settings) -> dict[str, str]:
+    """The environment dbt runs with (os.environ plus the project's variables)."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "PETPRO_HOME": str(Path(settings.home).resolve()),
+            "PETPRO_TIMEZONE": settings.timezone,
+            "PETPRO_LATE_DAYS": str(settings.late_days),
+            "DBT_THREADS": str(settings.dbt_threads),
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "DO_NOT_TRACK": "1",
+            "DBT_TARGET_PATH": str(target_dir(settings)),
+            "DBT_LOG_PATH": str(log_dir(settings)),
+            # No version check against the network on every invocation.
+            "DBT_VERSION_CHECK": "false",
+        }
+    )
+    return env
+
+
+def build_command(
+    settings: Settings, args: list[str], vars: dict[str, Any] | None = None
+) -> list[str]:
+    """The full argv: dbt, the caller's arguments, then project/profile dirs and --vars."""
+    args = list(args)
+    command = dbt_executable() + args
+    sub = args[0] if args and not args[0].startswith("-") else None
+    project = str(settings.dbt_project_dir)
+    if sub in _PROJECT_COMMANDS:
+        if "--project-dir" not in args:
+            command += ["--project-dir", project]
+        if "--profiles-dir" not in args:
+            command += ["--profiles-dir", project]
+    if vars:
+        if sub not in _VARS_COMMANDS:
+            raise DbtError(f"`dbt {sub}` does not take --vars; drop the vars or use build/run/test")
+        if "--vars" in args:
+            raise DbtError("give dbt vars either in the arguments or as `vars`, not both")
+        command += ["--vars", json.dumps(vars, default=str)]
+    return command
+
+
+def read_results(path: Path) -> list[NodeResult]:
+    """The node results of a run_results.json file (empty when absent or unreadable)."""
+    try:
+        payload = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return []
+    return [
+        NodeResult(
+            unique_id=str(r.get("unique_id", "?")),
+            status=str(r.get("status", "?")),
+            message=r.get("message"),
+            execution_time=float(r.get("execution_time") or 0.0),
+            failures=r.get("failures"),
+        )
+        for r in payload.get("results", [])
+    ]
+
+
+def read_freshness(path: Path) -> list[NodeResult]:
+    """The results of `dbt source freshness` (sources.json), as node results."""
+    try:
+        payload = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return []
+    out = []
+    for r in payload.get("results", []):
+        age = r.get("max_loaded_at_time_ago_in_s")
+        message = r.get("error") or (
+            f"newest row loaded {age / 86400:.1f} days ago (max_loaded_at {r.get('max_loaded_at')})"
+            if isinstance(age, int | float)
+            else None
+        )
+        out.append(
+            NodeResult(
+                unique_id=str(r.get("unique_id", "?")),
+                status=str(r.get("status", "?")),
+                message=message,
+                execution_time=float(r.get("execution_time") or 0.0),
+            )
+        )
+    return out
+
+
+def failure_line(
+    args: list[str], returncode: int, results: list[NodeResult], output: str, logs: Path
+) -> str:
+    """One line: which node failed and why, or the last error dbt printed."""
+    cmd = "dbt " + " ".join(args)
+    failed = [r for r in results if r.status in _FAILED]
+    if failed:
+        first = failed[0]
+        reason = " ".join((first.message or first.status).split())
+        if len(reason) > 300:
+            reason = reason[:300] + "…"
+        more = f" (and {len(failed) - 1} more failed node(s))" if len(failed) > 1 else ""
+        return f"`{cmd}` failed: {first.unique_id} {first.status}: {reason}{more}; details in {logs / 'dbt.log'}"
+    errors = [
+        line.strip()
+        for line in output.splitlines()
+        if line.strip() and ("error" in line.lower() or "Error" in line)
+    ]
+    hint = f": {' '.join(errors[-1].split())[:300]}" if errors else ""
+    return f"`{cmd}` failed with exit code {returncode}{hint}; details in {logs / 'dbt.log'}"
+
+
+def run_dbt(
+    settings: Settings,
+    args: list[str],
+    *,
+    vars: dict[str, Any] | None = None,
+    capture: bool = False,
+) -> DbtRun:
+    """Run ``dbt <args>`` on the project for ``settings``; raise ``DbtError`` on failure.
+
+    ``capture`` keeps dbt's output in ``DbtRun.output`` instead of printing it.
+    """
+    settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
+    target = target_dir(settings)
+    results_file = target / "run_results.json"
+    results_file.unlink(missing_ok=True)  # never report a previous run's results
+    (target / "sources.json").unlink(missing_ok=True)
+    command = build_command(settings, args, vars)
+    started = time.perf_counter()
+    try:
+        proc = subprocess.run(
+            command,
+            cwd=settings.dbt_project_dir,
+            env=dbt_env(settings),
+            stdout=subprocess.PIPE if capture else None,
+            stderr=subprocess.STDOUT if capture else None,
+            text=True,
+            check=False,
+        )
+    except OSError as exc:
+        raise DbtError(f"could not start dbt ({command[0]}): {exc}; run `make env`") from exc
+    elapsed = time.perf_counter() - started
+    results = read_results(results_file) or read_freshness(target / "sources.json")
+    run = DbtRun(
+        args=list(args),
+        returncode=proc.returncode,
+        elapsed=elapsed,
+        output=proc.stdout or "",
+        results=results,
+        target_dir=target,
+    )
+    if proc.returncode != 0:
+        raise DbtError(
+            failure_line(list(args), proc.returncode, results, run.output, log_dir(settings))
+        )
+    return run
