@@ -30,6 +30,7 @@ $(UV):
 
 $(STAMP): $(UV) pyproject.toml uv.lock
 	$(UV) sync --frozen --python "$$($(PYTHON) -c 'import sys; print(sys.executable)')"
+	$(VENV)/bin/python -m orchestration.manifest
 	@touch $@
 
 demo: $(STAMP)
@@ -52,6 +53,7 @@ bench: $(STAMP)
 	$(PY) -m bench
 
 ui: $(STAMP)
+	$(PY) -m orchestration.manifest
 	$(PETPRO) ui
 
 clean:

@@ -10,6 +10,7 @@ agree on where data lives.
 from __future__ import annotations
 
 import secrets
+from datetime import date
 from functools import cached_property
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -65,6 +66,14 @@ class Settings(BaseSettings):
     )
     export_retention: int = Field(default=30, description="Dated export folders kept.")
     dbt_threads: int = Field(default=2, description="dbt worker threads.")
+    partitions_start: date = Field(
+        default=date(2024, 1, 1),
+        description="First day of the daily activity partitions in Dagster (backfills, schedules).",
+    )
+    export_after_refresh: bool = Field(
+        default=False,
+        description="Export the reports right after each successful nightly refresh (Dagster).",
+    )
 
     @field_validator("timezone")
     @classmethod

@@ -1,0 +1,151 @@
+"""End-to-end pipeline through Dagster: full rebuild vs nightly incremental refresh.
+
+Starts a private embedded PostgreSQL in a temporary directory (or uses
+``PETPRO_BENCH_SOURCE_URL``, which must be empty or hold a previous seed), seeds
+``PETPRO_BENCH_PIPELINE_CUSTOMERS`` customers (default 4,000, about 250,000 activities) over
+``PETPRO_BENCH_PIPELINE_DAYS`` days (default 540), then times, through the real Dagster jobs
+run in process (``orchestration.runner``):
+
+1. ``full_rebuild`` — every table re-extracted, dbt ``--full-refresh``, publication;
+2. ``simulate_day`` + ``nightly_refresh`` of the new day (incremental ingestion, dbt on the
+   day's window plus ``late_days``, publication).
+
+For each run it prints the wall time, the time of the ingestion steps (and, inside them, the
+extraction time the library reports), of the dbt steps and of the publication steps, and the
+**Dagster overhead** = wall − ingestion − dbt − publication steps (definitions already loaded:
+run start, planning, the instance's event writes between steps). Goals: nightly < 10 % of full,
+overhead < 5 s per run. The issue's scale (≥ 20 M activities) is about 320,000 customers over
+540 days: ``PETPRO_BENCH_PIPELINE_CUSTOMERS=320000 make bench`` (needs ~10 GB of disk and a
+long coffee on 2 cores).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from petpro.settings import get_settings
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _breakdown(summary: Any) -> dict[str, float]:
+    # Steps run one after another (in-process executor), so their durations add up.
+    ingestion = summary.step_seconds(lambda k: k.startswith("raw__"))
+    library = sum(
+        float(meta.get("seconds", 0.0))
+        for key, meta in summary.materializations.items()
+        if key.startswith("raw/")
+    )
+    dbt = summary.step_seconds(lambda k: k.startswith("dbt_"))
+    publish = summary.step_seconds(lambda k: k.startswith("published_warehouse"))
+    return {
+        "wall": summary.seconds,
+        "ingestion": ingestion,
+        "extract": library,
+        "dbt": dbt,
+        "publish": publish,
+        "overhead": summary.seconds - ingestion - dbt - publish,
+    }
+
+
+def _print(name: str, parts: dict[str, float]) -> None:
+    print(
+        f"{name:<16} wall {parts['wall']:7.1f} s | ingestion {parts['ingestion']:6.1f} s "
+        f"(extract {parts['extract']:.1f} s) | "
+        f"dbt {parts['dbt']:6.1f} s | publish {parts['publish']:5.1f} s | "
+        f"Dagster overhead {parts['overhead']:5.1f} s",
+        flush=True,
+    )
+
+
+def _bench(url: str, home: Path, customers: int, days: int) -> None:
+    from orchestration.location import build_definitions
+    from orchestration.runner import instance_for, refresh
+    from sourcedb.schema import create_schema
+    from sourcedb.seed import is_empty, seed_source
+    from sourcedb.simulate import simulate_day
+
+    os.environ["PETPRO_HOME"] = str(home)
+    os.environ["PETPRO_SOURCE_URL"] = url
+    os.environ.setdefault("PETPRO_PII_KEY", "bench-pii-key")
+    settings = get_settings()
+    with psycopg.connect(url) as conn:
+        create_schema(conn)
+        empty = is_empty(conn)
+    if empty:
+        started = time.perf_counter()
+        seed = seed_source(url, customers=customers, days=days, timezone=settings.timezone)
+        print(
+            f"seeded {seed.rows['activities']:,} activities, {customers:,} customers, {days} days "
+            f"in {time.perf_counter() - started:.1f} s",
+            flush=True,
+        )
+    started = time.perf_counter()
+    defs = build_definitions(settings)
+    instance = instance_for(settings)
+    print(f"definitions + instance loaded in {time.perf_counter() - started:.1f} s", flush=True)
+
+    full = refresh(settings, full=True, defs=defs, instance=instance)
+    full_parts = _breakdown(full)
+    _print("full_rebuild", full_parts)
+
+    day = simulate_day(url, timezone=settings.timezone)
+    print(f"simulated {day.day}: {sum(day.inserts.values()):,} new rows", flush=True)
+    from orchestration.partitions import activity_partitions
+
+    last = activity_partitions(settings).get_last_partition_key()
+    key = min(day.day.isoformat(), last or day.day.isoformat())
+    from datetime import date
+
+    nightly = refresh(settings, day=date.fromisoformat(key), defs=defs, instance=instance)
+    nightly_parts = _breakdown(nightly)
+    _print("nightly_refresh", nightly_parts)
+    ratio = nightly_parts["wall"] / full_parts["wall"]
+    print(
+        f"nightly / full = {ratio:.1%} (goal < 10 %); overhead per run "
+        f"{max(full_parts['overhead'], nightly_parts['overhead']):.1f} s (goal < 5 s)",
+        flush=True,
+    )
+
+
+def main(argv: list[str]) -> None:
+    customers = int(os.environ.get("PETPRO_BENCH_PIPELINE_CUSTOMERS", "4000"))
+    days = int(os.environ.get("PETPRO_BENCH_PIPELINE_DAYS", "540"))
+    external = os.environ.get("PETPRO_BENCH_SOURCE_URL")
+    saved = dict(os.environ)
+    with tempfile.TemporaryDirectory(prefix="petpro-bench-pipeline-") as tmp:
+        try:
+            if external:
+                _bench(external, Path(tmp) / "home", customers, days)
+                return
+            from sourcedb.server import EmbeddedServer
+
+            pg = get_settings(
+                home=Path(tmp) / "pg_home", source_port=_free_port(), source_database="bench"
+            )
+            server = EmbeddedServer(pg)
+            url = server.start()
+            try:
+                _bench(url, Path(tmp) / "home", customers, days)
+            finally:
+                server.stop()
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv[1:])

@@ -1,0 +1,169 @@
+"""The dbt manifest the code location is built from, prepared at build/dev time.
+
+Definitions are built from ``dbt_project/target/dagster/manifest.json`` (a target path of
+its own, so a concurrent ``dbt build`` elsewhere never leaves a half-written manifest under
+our feet). It is produced by ``dbt parse`` from ``make env`` / ``make ui``
+(``python -m orchestration.manifest``), by ``dagster dev`` (``DbtProject.prepare_if_dev``),
+and — only when it is missing or older than a file of the dbt project — when the definitions
+load. An import with a fresh manifest costs a few ``stat`` calls, never a parse.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from petpro.errors import PetProError
+from petpro.settings import Settings, get_settings
+
+TARGET_PATH = "target/dagster"
+
+
+class ManifestError(PetProError):
+    """The dbt manifest could not be prepared."""
+
+
+def manifest_path(settings: Settings) -> Path:
+    return settings.dbt_project_dir / TARGET_PATH / "manifest.json"
+
+
+def dbt_env(settings: Settings) -> dict[str, str]:
+    """Environment dbt needs (profiles.yml and dbt_project.yml read these variables)."""
+    return {
+        "PETPRO_HOME": str(settings.home),
+        "PETPRO_TIMEZONE": settings.timezone,
+        "PETPRO_LATE_DAYS": str(settings.late_days),
+        "DBT_THREADS": str(settings.dbt_threads),
+        "DBT_PROFILES_DIR": str(settings.dbt_project_dir),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DO_NOT_TRACK": "1",
+    }
+
+
+def dagster_dbt_target(settings: Settings) -> Path:
+    """Where dagster-dbt puts each invocation's target folder (under the home, not the repo)."""
+    return settings.warehouse_dir / "dagster_dbt"
+
+
+def apply_dbt_env(settings: Settings) -> None:
+    """Export the dbt environment into this process (dagster-dbt's dbt subprocesses inherit
+    ``os.environ``): the dbt engineer's :func:`warehouse.dbt.dbt_env`, with artefacts under
+    ``$PETPRO_HOME/warehouse/dagster_dbt`` so homes never share dbt state."""
+    from warehouse.dbt import dbt_env as warehouse_dbt_env
+
+    target = dagster_dbt_target(settings)
+    target.mkdir(parents=True, exist_ok=True)
+    env = warehouse_dbt_env(settings)
+    env["DBT_TARGET_PATH"] = str(target)
+    env["DBT_LOG_PATH"] = str(target)
+    env["DBT_PROFILES_DIR"] = str(settings.dbt_project_dir)
+    os.environ.update(env)
+
+
+def ensure_partial_parse(settings: Settings) -> None:
+    """Seed ``partial_parse.msgpack`` in the dagster-dbt target folder of this home, which
+    dagster-dbt copies into every invocation's folder: dbt then re-parses only what changed
+    instead of the whole project on every step."""
+    target = dagster_dbt_target(settings)
+    msgpack = target / "partial_parse.msgpack"
+    if msgpack.exists() and not _older_than_project(msgpack, settings):
+        return
+    _run_parse(settings, target)
+
+
+def prune_invocation_dirs(settings: Settings, keep: int = 8) -> None:
+    """Remove all but the newest ``keep`` per-invocation target folders."""
+    import shutil
+
+    target = dagster_dbt_target(settings)
+    if not target.is_dir():
+        return
+    dirs = sorted((p for p in target.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
+    for old in dirs[: max(len(dirs) - keep, 0)]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _project_files(project_dir: Path) -> list[Path]:
+    files = [project_dir / "dbt_project.yml", project_dir / "profiles.yml"]
+    for sub in ("models", "macros", "tests", "seeds", "snapshots", "analyses"):
+        base = project_dir / sub
+        if base.is_dir():
+            files.extend(p for p in base.rglob("*") if p.is_file())
+    return [p for p in files if p.exists()]
+
+
+def _older_than_project(path: Path, settings: Settings) -> bool:
+    built = path.stat().st_mtime
+    return any(p.stat().st_mtime > built for p in _project_files(settings.dbt_project_dir))
+
+
+def is_stale(settings: Settings) -> bool:
+    path = manifest_path(settings)
+    return not path.exists() or _older_than_project(path, settings)
+
+
+def dbt_executable() -> str:
+    """The dbt of this environment: next to the venv's Python (``sys.prefix`` survives
+    interpreters started through a resolved symlink, as Dagster's code server is)."""
+    import shutil
+
+    for candidate in (Path(sys.prefix) / "bin" / "dbt", Path(sys.executable).with_name("dbt")):
+        if candidate.exists():
+            return str(candidate)
+    return shutil.which("dbt") or "dbt"
+
+
+def prepare_manifest(
+    settings: Settings, *, force: bool = False, env: Mapping[str, str] | None = None
+) -> Path:
+    """Run ``dbt parse`` into :data:`TARGET_PATH` when the manifest is missing or stale."""
+    path = manifest_path(settings)
+    if not force and not is_stale(settings):
+        return path
+    _run_parse(settings, settings.dbt_project_dir / TARGET_PATH, env)
+    return path
+
+
+def _run_parse(settings: Settings, target: Path, env: Mapping[str, str] | None = None) -> None:
+    settings.home.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(
+        [
+            dbt_executable(),
+            "parse",
+            "--quiet",
+            "--project-dir",
+            str(settings.dbt_project_dir),
+            "--profiles-dir",
+            str(settings.dbt_project_dir),
+            "--target-path",
+            str(target),
+        ],
+        cwd=settings.dbt_project_dir,
+        env={
+            **os.environ,
+            **dbt_env(settings),
+            "DBT_LOG_PATH": str(target),
+            **(env or {}),
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    manifest = target / "manifest.json"
+    if proc.returncode != 0 or not manifest.exists():
+        tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
+        raise ManifestError(
+            "`dbt parse` failed, so the Dagster definitions cannot be built: "
+            + (" | ".join(tail) or f"exit code {proc.returncode}")
+        )
+    # A parse that changed nothing may keep old mtimes: touch so staleness is settled.
+    os.utime(manifest)
+    if (target / "partial_parse.msgpack").exists():
+        os.utime(target / "partial_parse.msgpack")
+
+
+if __name__ == "__main__":  # `python -m orchestration.manifest` from the Makefile
+    print(prepare_manifest(get_settings(), force="--force" in sys.argv))

@@ -1,0 +1,44 @@
+"""Run tags, pool names and retry settings shared by the assets, jobs and the CLI runner.
+
+Kept in one small module so the jobs that set a tag and the assets that read it agree on
+the spelling, and so ``dagster.yaml`` (run-queue tag limits, pools) can be checked against
+them in tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+# "full" re-extracts every table and rebuilds dbt with --full-refresh; anything else is the
+# incremental nightly behaviour.
+MODE_TAG = "petpro/mode"
+MODE_FULL = "full"
+MODE_INCREMENTAL = "incremental"
+
+# Every run that writes build.duckdb carries this tag; dagster.yaml limits such runs to one at
+# a time (DuckDB allows a single writer process).
+WRITER_TAG = "petpro/build_duckdb"
+WRITER_VALUE = "writer"
+
+# Op-level pool of every step that opens build.duckdb (dbt and the publication).
+BUILD_POOL = "petpro_build_duckdb"
+
+# Demo runs may use the generated PII key stored under $PETPRO_HOME (never in production).
+GENERATED_KEY_TAG = "petpro/allow_generated_key"
+
+# Set on a nightly run to ask the run-status sensor for report exports right after it.
+EXPORT_AFTER_TAG = "petpro/export_after"
+
+BACKFILL_TAG = "dagster/backfill"
+
+
+def is_full(tags: Mapping[str, str]) -> bool:
+    return tags.get(MODE_TAG) == MODE_FULL
+
+
+def is_backfill(tags: Mapping[str, str]) -> bool:
+    return BACKFILL_TAG in tags
+
+
+def truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}

@@ -1,0 +1,143 @@
+"""``petpro refresh [--date D] [--full]``: run the Dagster pipeline in this process.
+
+Runs the ``nightly_refresh`` job (incremental ingestion → quality checks → dbt build of the
+day's partition plus the late-event look-back → write-audit-publish) for ``--date`` (default
+yesterday in ``PETPRO_TIMEZONE``), or ``full_rebuild`` with ``--full``, on the Dagster
+instance under ``$PETPRO_HOME/dagster`` (so the run appears in ``petpro ui``). Shows one
+progress line per step and ends with a summary: rows per mart, check results, step timings
+and where the published files are. A failed run exits non-zero with one line saying why.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from petpro.errors import PetProError
+from petpro.settings import Settings, get_settings
+
+console = Console(file=sys.stdout)
+
+
+def _parse_date(value: str | None) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise PetProError(f"--date {value!r} is not an ISO date (YYYY-MM-DD)") from None
+
+
+def run_refresh(
+    settings: Settings,
+    *,
+    day: date | None = None,
+    full: bool = False,
+    allow_generated_key: bool = False,
+    out: Console | None = None,
+) -> Any:
+    """Run the refresh with rich progress; returns the runner's ``RunSummary``."""
+    from orchestration.runner import refresh
+
+    out = out or console
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=out,
+        transient=False,
+    ) as progress:
+        tasks: dict[str, Any] = {}
+        loading = progress.add_task("loading the Dagster definitions", total=1)
+        started = {"done": False}
+
+        def on_event(event: Any) -> None:
+            if not started["done"]:
+                progress.update(loading, completed=1, description="definitions loaded")
+                started["done"] = True
+            step = event.step
+            if step is None:
+                return
+            if event.kind == "step_start":
+                tasks[step] = progress.add_task(f"{step}", total=1)
+            elif step in tasks and event.kind in {"step_success", "step_failed", "step_failure"}:
+                mark = "[green]✓[/]" if event.kind == "step_success" else "[red]✗[/]"
+                progress.update(tasks[step], completed=1, description=f"{mark} {step}")
+            elif step in tasks and event.kind == "step_skipped":
+                progress.update(
+                    tasks[step], completed=1, description=f"[yellow]-[/] {step} skipped"
+                )
+            elif step in tasks and event.kind == "step_retry":
+                progress.update(tasks[step], description=f"[yellow]↻[/] {step} (retrying)")
+
+        summary = refresh(
+            settings,
+            day=day,
+            full=full,
+            allow_generated_key=allow_generated_key,
+            on_event=on_event,
+        )
+        progress.update(loading, completed=1)
+    print_summary(settings, summary, out)
+    return summary
+
+
+def print_summary(settings: Settings, summary: Any, out: Console) -> None:
+    from warehouse.publish import read_publication
+
+    info = read_publication(settings)
+    marts = Table(title="published marts")
+    marts.add_column("mart")
+    marts.add_column("rows", justify="right")
+    for mart, rows in sorted((info.row_counts if info else {}).items()):
+        marts.add_row(mart, f"{rows:,}")
+    out.print(marts)
+
+    passed = sum(1 for c in summary.checks if c.passed)
+    warned = [c for c in summary.checks if not c.passed and c.severity != "ERROR"]
+    out.print(
+        f"checks: [green]{passed} passed[/], "
+        f"{len(warned)} warning(s), {len(summary.failed_checks) - len(warned)} failed"
+    )
+    for c in warned[:10]:
+        out.print(f"  [yellow]warning[/] {c.asset}:{c.name}")
+
+    steps = Table(title=f"{summary.job} {summary.partition or ''} — {summary.seconds:.1f} s")
+    steps.add_column("step")
+    steps.add_column("status")
+    steps.add_column("seconds", justify="right")
+    for step in summary.steps.values():
+        steps.add_row(step.key, step.status, f"{step.seconds:.1f}")
+    out.print(steps)
+    if info is not None:
+        out.print(
+            f"published: [bold]{settings.published_db}[/] and [bold]{settings.published_marts_dir}/[/]"
+        )
+        out.print(
+            f"publication run {info.run_id} at {info.published_at:%Y-%m-%d %H:%M:%S %Z}, "
+            f"data up to {info.high_water_mark}"
+        )
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def refresh(
+        date_: str | None = typer.Option(
+            None,
+            "--date",
+            help="Business day (YYYY-MM-DD) whose partition to refresh; default yesterday.",
+        ),
+        full: bool = typer.Option(
+            False, "--full", help="Full rebuild: re-extract everything, dbt --full-refresh."
+        ),
+    ) -> None:
+        """Run the pipeline (ingest → checks → dbt → publish) through Dagster, in process."""
+        if full and date_:
+            raise PetProError("--full rebuilds everything: drop --date")
+        run_refresh(get_settings(), day=_parse_date(date_), full=full)
