@@ -23,6 +23,7 @@ from typing import Any
 import pyarrow as pa
 
 from petpro.errors import PetProError
+from sourcedb.schema import ACTIVITY_TYPES
 
 CONTRACT_VERSION = 1
 
@@ -276,29 +277,7 @@ ENUM_VALUES: dict[str, tuple[str, ...]] = {
     "payment_status": ("pending", "authorized", "paid", "failed", "refunded"),
     "payment_method": ("credit_card", "bank_account", "paypal"),
     "review_status": ("pending", "published", "hidden"),
-    "activity_type": (
-        "login",
-        "logout",
-        "profile_update",
-        "password_changed",
-        "email_verified",
-        "booking_created",
-        "booking_updated",
-        "booking_cancelled",
-        "payment_made",
-        "payment_refunded",
-        "pet_created",
-        "pet_updated",
-        "pet_removed",
-        "review_submitted",
-        "address_added",
-        "address_updated",
-        "address_removed",
-        "notification_settings_updated",
-        "account_created",
-        "account_deactivated",
-        "account_reactivated",
-    ),
+    "activity_type": ACTIVITY_TYPES,
 }
 
 # PostgreSQL types information_schema reports by name (data_type); anything else in a

@@ -152,6 +152,19 @@ class Settings(BaseSettings):
     def dbt_project_dir(self) -> Path:
         return REPO_ROOT / "dbt_project"
 
+    def _home_secret(self, filename: str, *, create: bool) -> str | None:
+        """A random secret kept in ``$PETPRO_HOME/<filename>`` (demo use only)."""
+        path = self.home / filename
+        if not path.exists():
+            if not create:
+                return None
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(secrets.token_hex(32))
+            tmp.chmod(0o600)
+            tmp.replace(path)
+        return path.read_text().strip()
+
     def resolved_pii_key(self, *, allow_generated: bool = False) -> bytes:
         """The HMAC key for IP pseudonymisation.
 
@@ -166,14 +179,21 @@ class Settings(BaseSettings):
                 "PETPRO_PII_KEY is empty: set it to a secret (e.g. `export PETPRO_PII_KEY=$(openssl "
                 "rand -hex 32)`) before ingesting, or use `petpro demo` which generates one"
             )
-        key_file = self.home / "pii.key"
-        if not key_file.exists():
-            key_file.parent.mkdir(parents=True, exist_ok=True)
-            tmp = key_file.with_suffix(".tmp")
-            tmp.write_text(secrets.token_hex(32))
-            tmp.chmod(0o600)
-            tmp.replace(key_file)
-        return key_file.read_text().strip().encode()
+        key = self._home_secret("pii.key", create=True)
+        assert key is not None
+        return key.encode()
+
+    def with_demo_jwt_secret(self, *, create: bool = False) -> Settings:
+        """These settings, with the demo's generated JWT secret when none is configured.
+
+        ``petpro demo`` creates ``$PETPRO_HOME/jwt.secret`` and mints its admin token with it;
+        ``petpro serve`` then accepts that token without any configuration. A configured
+        ``PETPRO_JWT_SECRET`` always wins.
+        """
+        if self.jwt_secret:
+            return self
+        secret = self._home_secret("jwt.secret", create=create)
+        return self.model_copy(update={"jwt_secret": secret}) if secret else self
 
 
 def get_settings(**overrides: object) -> Settings:

@@ -597,7 +597,7 @@ def create_app_from_env() -> FastAPI:
     """Factory for ``uvicorn --factory`` (several worker processes): settings from the environment."""
     from petpro.settings import get_settings
 
-    return create_app(get_settings())
+    return create_app(get_settings().with_demo_jwt_secret())
 
 
 def _if_none_match(request: Request) -> set[str]:

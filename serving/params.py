@@ -15,32 +15,10 @@ from zoneinfo import ZoneInfo
 
 from starlette.datastructures import QueryParams
 
+from sourcedb.schema import ACTIVITY_TYPES
+
 INTERVALS = ("day", "week", "month")
 LIFECYCLE_INTERVALS = ("week", "month")
-# The source's activity_type enum (sourcedb/schema.sql), in its order.
-ACTIVITY_TYPES = (
-    "login",
-    "logout",
-    "profile_update",
-    "password_changed",
-    "email_verified",
-    "booking_created",
-    "booking_updated",
-    "booking_cancelled",
-    "payment_made",
-    "payment_refunded",
-    "pet_created",
-    "pet_updated",
-    "pet_removed",
-    "review_submitted",
-    "address_added",
-    "address_updated",
-    "address_removed",
-    "notification_settings_updated",
-    "account_created",
-    "account_deactivated",
-    "account_reactivated",
-)
 # Engagement types of METRICS.md (the dbt variable engagement_activity_types).
 ENGAGEMENT_TYPES = ("booking_created", "payment_made")
 # Demographic segment filters -> column of mart_customer_profile (allow-list for SQL text).

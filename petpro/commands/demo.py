@@ -74,7 +74,9 @@ def demo() -> None:
     console.print(f"                  [bold]{settings.published_marts_dir}/<mart>.parquet[/]")
     if exports_folder is not None:
         console.print(f"report files:     [bold]{exports_folder}[/]")
-    console.print("dashboard & API:  `petpro serve` → http://127.0.0.1:8000/dashboard")
+    from petpro.commands.serve import dashboard_hint
+
+    console.print(dashboard_hint(), highlight=False, soft_wrap=True)
     console.print(
         "Dagster UI:       `make ui` → http://127.0.0.1:3000 (jobs, schedules, backfills)"
     )

@@ -29,7 +29,7 @@ def serve(
 
     from serving.app import create_app
 
-    settings = get_settings()
+    settings = get_settings().with_demo_jwt_secret()
     if not settings.published_db.exists():
         console.print(
             f"[yellow]nothing published yet at {settings.published_db}[/]: the API answers 503 "
@@ -64,14 +64,17 @@ def token(
     """Mint a JWT for the API (signed with PETPRO_JWT_SECRET); prints only the token."""
     from serving.auth import mint_token
 
-    print(mint_token(get_settings(), role=role, sub=sub, ttl_hours=ttl_hours))
+    print(
+        mint_token(get_settings().with_demo_jwt_secret(), role=role, sub=sub, ttl_hours=ttl_hours)
+    )
 
 
 def dashboard_hint(host: str = "127.0.0.1", port: int = 8000, ttl_hours: float = 24) -> str:
     """For ``petpro demo``: the dashboard URL and a fresh admin token, as printable text."""
     from serving.auth import mint_token
 
-    tok = mint_token(get_settings(), role="admin", sub="demo-admin", ttl_hours=ttl_hours)
+    settings = get_settings().with_demo_jwt_secret(create=True)
+    tok = mint_token(settings, role="admin", sub="demo-admin", ttl_hours=ttl_hours)
     return (
         f"dashboard: http://{host}:{port}/dashboard (start it with `petpro serve`)\n"
         f"admin token (valid {ttl_hours:g} h, paste it into the sign-in form):\n{tok}"
