@@ -23,18 +23,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from exports.errors import ExportError
+from petpro.durability import fsync_dir
 
 DATED = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 LATEST = "latest"
 MANIFEST = "manifest.json"
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @contextlib.contextmanager

@@ -36,19 +36,12 @@ from openpyxl.writer.excel import ExcelWriter
 from exports.errors import ExportError
 from exports.published import ReportData
 from exports.safety import is_text, neutralize_table
+from petpro.durability import fsync_file
 
 XLSX_MAX_ROWS = 1_048_576  # Excel's sheet limit, header included
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 _HEADER_FONT = Font(bold=True)
 _HEADER_FILL = PatternFill(fill_type="solid", start_color="FFDDEBF7", end_color="FFDDEBF7")
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # ---- CSV ------------------------------------------------------------------------------
@@ -75,7 +68,7 @@ def write_parquet(data: ReportData, path: Path, *, stamp: datetime) -> None:
         data_page_version="1.0",
         store_schema=True,
     )
-    _fsync(path)
+    fsync_file(path)
 
 
 # ---- XLSX -----------------------------------------------------------------------------
@@ -175,4 +168,4 @@ def write_xlsx(data: ReportData, path: Path, *, stamp: datetime) -> None:
                 # cell's carriage return reads back as written. openpyxl emits no CR itself.
                 payload = payload.replace(b"\r", b"&#13;")
             dst.writestr(entry, payload)
-    _fsync(path)
+    fsync_file(path)

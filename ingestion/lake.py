@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ingestion.contracts import LOW_CARDINALITY
+from petpro.durability import fsync_dir, fsync_file
 from petpro.settings import Settings
 
 DATA_FILE = "data.parquet"
@@ -75,22 +76,6 @@ def tmp_path(final: Path) -> Path:
     return final.with_name(f".{final.name}.{uuid.uuid4().hex[:12]}{TMP_SUFFIX}")
 
 
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def commit(tmp: Path, final: Path, pending_dirs: set[Path] | None = None) -> bool:
     """Move a finished temporary file into place; return True if ``final`` changed.
 
@@ -117,9 +102,17 @@ def commit(tmp: Path, final: Path, pending_dirs: set[Path] | None = None) -> boo
     return True
 
 
-def fsync_dirs(dirs: set[Path]) -> None:
-    for directory in sorted(dirs):
-        if directory.exists():
+def fsync_dirs(dirs: set[Path], threads: int = 1) -> None:
+    """Fsync directories (concurrent fsyncs share journal commits, so ``threads`` > 1 makes
+    hundreds of partition directories cost little more than one)."""
+    existing = [d for d in sorted(dirs) if d.exists()]
+    if threads > 1 and len(existing) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="petpro-fsync") as pool:
+            list(pool.map(fsync_dir, existing))
+    else:
+        for directory in existing:
             fsync_dir(directory)
     dirs.clear()
 
@@ -222,6 +215,7 @@ class ParquetSink:
         self._buffered = 0
         self._writer: pq.ParquetWriter | None = None
         self._tmp: Path | None = None
+        self._sealed = False
 
     def _open(self) -> pq.ParquetWriter:
         if self._writer is None:
@@ -258,17 +252,29 @@ class ParquetSink:
         self._buffer = rest.combine_chunks().to_batches() if rest.num_rows else []
         self._buffered = rest.num_rows
 
-    def close(self) -> bool:
-        """Finish the file; returns True if the file in place changed. With no rows at all
-        the final file is removed instead (returns True if one existed)."""
+    def seal(self) -> None:
+        """Encode the buffered rows and close the temporary file (CPU work, no fsync);
+        ``commit`` then moves it into place (I/O work: compare, fsync, rename)."""
         if self._buffered:
             self._flush(self._buffered)
-        if self._writer is None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+            self._sealed = True
+
+    def commit(self) -> bool:
+        """Put the sealed file in place; True if the file in place changed. With no rows at
+        all the final file is removed instead (True if one existed)."""
+        if not self._sealed:
             return remove(self.final)
-        self._writer.close()
-        self._writer = None
         assert self._tmp is not None
+        self._sealed = False
         return commit(self._tmp, self.final, self.pending_dirs)
+
+    def close(self) -> bool:
+        """Finish the file (``seal`` then ``commit``); True if the file in place changed."""
+        self.seal()
+        return self.commit()
 
     def abort(self) -> None:
         if self._writer is not None:

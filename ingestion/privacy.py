@@ -13,7 +13,7 @@ user and very few distinct user agents), and the results are spread back with ``
 
 from __future__ import annotations
 
-import hmac
+import hashlib
 import socket
 from collections.abc import Callable
 from functools import lru_cache
@@ -84,38 +84,39 @@ def _device_type(ua: str, os_family: str | None, device: str | None) -> str:
 class _Mapper:
     """Maps the distinct values of string columns through a function, remembering results.
 
-    The results of every value seen so far are kept as Arrow arrays; a batch is mapped by
-    dictionary-encoding it, looking its distinct values up in the known ones (``index_in``,
-    in C), computing only the values never seen before in Python, and spreading the results
-    back with ``take``. With few new values per batch almost all work stays in Arrow.
+    A batch is dictionary-encoded (in C); only its *distinct* values are looked up in a
+    Python dict of every result computed so far (values never seen before go through
+    ``fn`` once), and the per-distinct results are spread back to the rows with ``take``.
+    The work per batch is proportional to its distinct values, never to everything seen so
+    far (an Arrow ``index_in`` against the known values would rebuild a hash table of all
+    of them for every batch).
     """
 
     def __init__(self, fn: Callable[[str], tuple[str | None, ...]], width: int) -> None:
         self.fn = fn
         self.width = width
-        self._known = pa.array([], pa.string())
-        self._outputs = [pa.array([], pa.string()) for _ in range(width)]
+        self._known: dict[str, tuple[str | None, ...]] = {}
 
     def __call__(self, column: pa.Array | pa.ChunkedArray) -> list[pa.Array]:
         if isinstance(column, pa.ChunkedArray):
             column = column.combine_chunks()
         encoded = pc.dictionary_encode(column)
-        values = encoded.dictionary
-        position = pc.index_in(values, value_set=self._known)
-        if position.null_count:
-            new = values.filter(pc.is_null(position))
-            if len(self._known) + len(new) > _CACHE_LIMIT:  # bound memory on odd data
-                self._known = pa.array([], pa.string())
-                self._outputs = [pa.array([], pa.string()) for _ in range(self.width)]
-            mapped = [self.fn(value) for value in new.to_pylist()]
-            self._known = pa.concat_arrays([self._known, new])
-            self._outputs = [
-                pa.concat_arrays([old, pa.array([m[i] for m in mapped], pa.string())])
-                for i, old in enumerate(self._outputs)
-            ]
-            position = pc.index_in(values, value_set=self._known)
+        values = encoded.dictionary.to_pylist()
+        known = self._known
+        if len(known) + len(values) > _CACHE_LIMIT:  # bound memory on odd data
+            known.clear()
+        fn = self.fn
+        results = []
+        for value in values:
+            result = known.get(value)
+            if result is None:
+                result = known[value] = fn(value)
+            results.append(result)
         # NULL inputs have NULL indices; take() keeps them NULL.
-        return [output.take(position).take(encoded.indices) for output in self._outputs]
+        return [
+            pa.array([r[i] for r in results], pa.string()).take(encoded.indices)
+            for i in range(self.width)
+        ]
 
 
 class Pseudonymiser:
@@ -125,14 +126,27 @@ class Pseudonymiser:
         if not key:
             raise ValueError("an empty PII key cannot pseudonymise anything")
         self._key = key
+        block = key if len(key) <= 64 else hashlib.sha256(key).digest()
+        block = block.ljust(64, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
         self._ip = _Mapper(self._ip_values, 2)
         self._ua = _Mapper(parse_user_agent, 3)
 
     def _ip_values(self, value: str) -> tuple[str | None, str | None]:
         if not value.strip():
             return (None, None)
-        digest = hmac.digest(self._key, value.encode(), "sha256").hex()
-        return (digest, ip_network(value))
+        return (self._hmac_hex(value.encode()), ip_network(value))
+
+    def _hmac_hex(self, message: bytes) -> str:
+        """HMAC-SHA256 (RFC 2104) from precomputed inner/outer key states: copying a hash
+        state is several times cheaper than ``hmac.digest`` setting the key up anew for
+        each of tens of thousands of distinct addresses."""
+        inner = self._inner.copy()
+        inner.update(message)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.hexdigest()
 
     def derive(self, ip: pa.Array, user_agent: pa.Array) -> dict[str, pa.Array]:
         ip_hash, network = self._ip(ip)

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import duckdb
 
+from petpro.durability import fsync_dir, fsync_file
 from petpro.errors import PetProError
 from petpro.settings import Settings
 
@@ -87,23 +88,6 @@ def _quote(identifier: str) -> str:
 
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    # A rename is durable only once the directory entry itself is on disk.
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def build_marts(build_db: Path) -> list[str]:
@@ -209,11 +193,11 @@ def publish(
         }
         (marts_dir / PUBLICATION_JSON).write_text(json.dumps(manifest, indent=2))
         for path in marts_dir.iterdir():
-            _fsync_file(path)
-        _fsync_dir(marts_dir)
-        _fsync_file(tmp_db)
+            fsync_file(path)
+        fsync_dir(marts_dir)
+        fsync_file(tmp_db)
         tmp_version.rename(version_dir)
-        _fsync_dir(versions_dir)
+        fsync_dir(versions_dir)
     except Exception as exc:
         shutil.rmtree(tmp_version, ignore_errors=True)
         with contextlib.suppress(FileNotFoundError):
@@ -228,7 +212,7 @@ def publish(
     # The swap: two renames, each atomic; readers of either form see old or new, whole.
     _swap_marts_link(published, version)
     os.replace(tmp_db, settings.published_db)
-    _fsync_dir(published)
+    fsync_dir(published)
     prune_versions(settings, keep=keep_versions)
     return Publication(
         run_id=run_id,
