@@ -24,7 +24,14 @@ from dagster import (
 from orchestration.export_assets import EXPORTS_KEY
 from orchestration.published_assets import PUBLISHED_KEY
 from orchestration.raw_assets import raw_key
-from orchestration.tags import MODE_FULL, MODE_INCREMENTAL, MODE_TAG, WRITER_TAG, WRITER_VALUE
+from orchestration.tags import (
+    BACKFILL_JOB,
+    MODE_FULL,
+    MODE_INCREMENTAL,
+    MODE_TAG,
+    WRITER_TAG,
+    WRITER_VALUE,
+)
 
 WRITER = {WRITER_TAG: WRITER_VALUE}
 
@@ -51,8 +58,8 @@ def build_jobs(partitions_def: PartitionsDefinition, *, with_exports: bool) -> d
             description="Re-extract every table, rebuild dbt with --full-refresh, publish "
             "(the partition chosen only labels the run).",
         ),
-        "backfill_activities": define_asset_job(
-            "backfill_activities",
+        BACKFILL_JOB: define_asset_job(
+            BACKFILL_JOB,
             selection=AssetSelection.assets(raw_key("activities")).downstream()
             - AssetSelection.assets(EXPORTS_KEY),
             partitions_def=partitions_def,

@@ -8,8 +8,9 @@ activity days). The table's quality-suite result becomes two asset checks: ``qua
 
 ``activities`` is partitioned by business day. In a nightly run it is extracted
 incrementally by watermark (late events of earlier days included, their days reported in
-``touched_dates``); in a backfill the partition window is re-extracted explicitly; in a full
-rebuild (tag ``petpro/mode=full``) everything is re-extracted.
+``touched_dates``); in a backfill, and in every run of ``backfill_activities`` (however it is
+launched), the partition window is re-extracted explicitly, whatever the watermark says; in a
+full rebuild (tag ``petpro/mode=full``) everything is re-extracted.
 
 Transient source errors (connection refused or reset, timeouts) are retried with exponential
 backoff; a contract or configuration error fails at once with its one-line message.
@@ -38,7 +39,7 @@ from dagster import (
 )
 
 from orchestration.partitions import window_dates
-from orchestration.tags import GENERATED_KEY_TAG, is_backfill, is_full, truthy
+from orchestration.tags import GENERATED_KEY_TAG, is_full, reextracts_window, truthy
 from petpro.errors import PetProError
 from petpro.settings import Settings, get_settings
 
@@ -214,7 +215,7 @@ def _build_raw_asset(table: str, partitions_def: PartitionsDefinition | None) ->
         tags = dict(context.run.tags)
         full = is_full(tags)
         dates = None
-        if partitioned and not full and is_backfill(tags):
+        if partitioned and reextracts_window(context.run.job_name, tags):
             window = context.partition_time_window
             dates = window_dates(window.start, window.end)
         try:

@@ -243,16 +243,25 @@ def _emit(
 
 
 @contextlib.contextmanager
-def _dagster_logs_to(stream: Any) -> Any:
-    """Send the ``dagster`` Python loggers to ``stream`` only, for the duration of a run."""
+def _python_logs_to(stream: Any) -> Any:
+    """For the duration of a run, send the ``dagster`` Python loggers to ``stream`` only, and
+    copy every other record that reaches the root logger (Great Expectations, dbt adapters)
+    to ``stream`` too.
+
+    ``redirect_stderr`` alone is not enough: a handler made before the run (``petpro``'s
+    terminal handler) keeps the real stderr, and Dagster sets its logger to DEBUG.
+    """
     logger = logging.getLogger("dagster")
+    root = logging.getLogger()
     handler = logging.StreamHandler(stream)
     previous = logger.propagate
     logger.addHandler(handler)
     logger.propagate = False
+    root.addHandler(handler)
     try:
         yield
     finally:
+        root.removeHandler(handler)
         logger.removeHandler(handler)
         logger.propagate = previous
 
@@ -327,7 +336,7 @@ def run_job(
             fh = stack.enter_context(log_path.open("a", encoding="utf-8"))
             stack.enter_context(contextlib.redirect_stdout(fh))
             stack.enter_context(contextlib.redirect_stderr(fh))
-            stack.enter_context(_dagster_logs_to(fh))
+            stack.enter_context(_python_logs_to(fh))
         worker.start()
         while worker.is_alive():
             worker.join(0.5)

@@ -31,6 +31,11 @@ EXPORT_AFTER_TAG = "petpro/export_after"
 
 BACKFILL_TAG = "dagster/backfill"
 
+# The job whose whole purpose is re-extracting a range of activity partitions: it does so
+# however it is launched (a UI backfill, the launchpad on one day, or in process with the
+# partition-range tags), not only when Dagster's backfill daemon tagged the run.
+BACKFILL_JOB = "backfill_activities"
+
 
 def is_full(tags: Mapping[str, str]) -> bool:
     return tags.get(MODE_TAG) == MODE_FULL
@@ -38,6 +43,13 @@ def is_full(tags: Mapping[str, str]) -> bool:
 
 def is_backfill(tags: Mapping[str, str]) -> bool:
     return BACKFILL_TAG in tags
+
+
+def reextracts_window(job_name: str, tags: Mapping[str, str]) -> bool:
+    """True when a partitioned run re-extracts its partition window (instead of following
+    the watermark): every run of ``backfill_activities`` and every backfill run of another
+    job, except full rebuilds (they re-extract everything anyway)."""
+    return not is_full(tags) and (job_name == BACKFILL_JOB or is_backfill(tags))
 
 
 def truthy(value: str | None) -> bool:

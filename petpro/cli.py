@@ -52,8 +52,22 @@ def _log_trace(exc: BaseException) -> Path:
     return path
 
 
+def configure_logging() -> None:
+    """Python log records reach the terminal at WARNING and above only.
+
+    The level sits on the terminal handler, not just the root logger: libraries that give
+    their own loggers a level (Great Expectations sets
+    ``great_expectations.data_context.types.base`` to INFO at import; Dagster's
+    ``get_dagster_logger`` sets ``dagster`` to DEBUG) would otherwise print their INFO lines
+    through it. Runs write their full logs to ``$PETPRO_HOME/logs`` instead.
+    """
+    handler = logging.StreamHandler()
+    handler.setLevel(logging.WARNING)
+    logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
+
+
 def main() -> None:
-    logging.basicConfig(level=logging.WARNING)
+    configure_logging()
     try:
         rc = app(standalone_mode=False)
         if isinstance(rc, int) and rc:

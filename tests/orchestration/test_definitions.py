@@ -278,3 +278,35 @@ def test_alert_never_raises_on_unreachable_webhook(
     path, problem = send_alert(settings, alert_record(job="j", run_id="r", reason="boom"))
     assert path is not None and json.loads(path.read_text())["reason"] == "boom"
     assert problem and "webhook" in problem
+
+
+LOGGING_PROBE = """
+import logging
+from petpro.cli import configure_logging
+configure_logging()
+import great_expectations as gx
+from dagster import get_dagster_logger
+gx.get_context(mode="ephemeral")  # GX logs its temporary docs-site directory at INFO
+get_dagster_logger("probe").info("dagster info line")  # sets the dagster logger to DEBUG
+logging.getLogger("great_expectations").warning("a library warning")
+"""
+
+
+def test_cli_logging_keeps_library_info_off_the_terminal(tmp_path: Path) -> None:
+    # What `petpro refresh`/`petpro demo` do before running anything, then the two library
+    # loggers that used to print INFO lines to the terminal.
+    proc = subprocess.run(
+        [sys.executable, "-c", LOGGING_PROBE],
+        cwd=REPO_ROOT,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PETPRO_HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    output = proc.stdout + proc.stderr
+    assert "ephemeral docs site" not in output
+    assert "dagster info line" not in output
+    assert "INFO" not in output
+    assert "a library warning" in proc.stderr  # warnings still reach the person

@@ -5,7 +5,14 @@ run on the next partition. Its publication must equal a from-scratch full rebuil
 source in another home (every mart, row for row); a failing error-severity dbt test must
 stop publication and leave the published files byte-identical; and a reader polling the
 published database and Parquet files while publications happen must never see an error or
-a mix of versions.
+a mix of versions. ``backfill_activities`` over a range of days must re-extract exactly those
+activity partitions (a change the watermark cannot see shows up inside the range only), and
+the ``export_after_refresh`` sensor must ask for ``export_reports`` after a successful nightly
+run only when enabled (setting or run tag), never after a failed one or another job.
+
+The tests run in file order on the shared pipeline: the backfill publishes (so it comes after
+the atomicity test, which expects the nightly run's publication) and must come before the
+failing-check test (which leaves a failed blocking check as the latest evaluation).
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ import subprocess
 import sys
 import textwrap
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -182,6 +189,108 @@ def test_publication_is_atomic_for_readers(pipeline: Pipeline, tmp_path: Path) -
     assert os.path.realpath(settings.published_marts_dir).endswith("/marts")
 
 
+def _partition_file(settings: Settings, day: date) -> Path:
+    return settings.raw_dir / "activities" / f"event_date={day.isoformat()}" / "data.parquet"
+
+
+def _lake_descriptions(settings: Settings, day: date) -> dict[str, str | None]:
+    table = pq.read_table(_partition_file(settings, day), columns=["id", "description"])
+    return dict(zip(table["id"].to_pylist(), table["description"].to_pylist(), strict=True))
+
+
+def _source_descriptions(url: str, day: date) -> dict[str, str | None]:
+    # Oracle: the source rows whose event day (PETPRO_TIMEZONE=UTC here) is ``day``.
+    with psycopg.connect(url) as pg:
+        rows = pg.execute(
+            "select id::text, description from activities "
+            "where (\"timestamp\" at time zone 'UTC')::date = %s",
+            (day,),
+        ).fetchall()
+    return dict(rows)
+
+
+def _file_identity(path: Path) -> tuple[int, int, bytes]:
+    stat = path.stat()
+    return stat.st_ino, stat.st_mtime_ns, path.read_bytes()
+
+
+def test_backfill_activities_reextracts_exactly_the_range(pipeline: Pipeline) -> None:
+    from dagster._core.storage.tags import (
+        ASSET_PARTITION_RANGE_END_TAG,
+        ASSET_PARTITION_RANGE_START_TAG,
+    )
+
+    from orchestration.runner import instance_for
+
+    settings, url = pipeline.settings, pipeline.source.url
+    end = pipeline.source.end
+    first, last = end - timedelta(days=9), end - timedelta(days=7)
+    # Both edges of the range, and the days just outside it.
+    inside = (first, last)
+    outside = (first - timedelta(days=1), last + timedelta(days=1))
+    partitions = sorted((settings.raw_dir / "activities").glob("event_date=*/data.parquet"))
+    before = {path: _file_identity(path) for path in partitions}
+    for day in (*inside, *outside):
+        assert _partition_file(settings, day) in before, day
+
+    # Change rows of those days behind the watermark's back (updated_at kept, as a manual fix
+    # or a restore would): only an explicit re-extraction can see it.
+    with psycopg.connect(url) as pg:
+        watermark = pg.execute("select max(updated_at) from activities").fetchone()[0]
+        pg.execute("set local petpro.keep_updated_at = on")
+        changed = pg.execute(
+            "update activities set description = 'backfilled ' || left(id::text, 8) "
+            "where (\"timestamp\" at time zone 'UTC')::date = any(%s)",
+            ([*inside, *outside],),
+        ).rowcount
+        assert pg.execute("select max(updated_at) from activities").fetchone()[0] == watermark
+    assert changed > 0
+    for day in (*inside, *outside):
+        lake, source = _lake_descriptions(settings, day), _source_descriptions(url, day)
+        assert lake and all(lake[i] != source[i] for i in lake), day  # the lake is stale
+
+    job = pipeline.defs.resolve_job_def("backfill_activities")
+    result = job.execute_in_process(
+        instance=instance_for(settings),
+        tags={
+            ASSET_PARTITION_RANGE_START_TAG: first.isoformat(),
+            ASSET_PARTITION_RANGE_END_TAG: last.isoformat(),
+        },
+        raise_on_error=False,
+    )
+    assert result.success
+    materialized: dict[str, set[str | None]] = {}
+    for event in result.all_events:
+        if event.is_step_materialization:
+            mat = event.step_materialization_data.materialization
+            materialized.setdefault(mat.asset_key.to_user_string(), set()).add(mat.partition)
+    days = {(first + timedelta(days=i)).isoformat() for i in range((last - first).days + 1)}
+    assert materialized["raw/activities"] == days
+    # Only activities and what is downstream of them: no snapshot table, no export.
+    assert not [k for k in materialized if k.startswith("raw/") and k != "raw/activities"]
+    assert "report_exports" not in materialized and "published_warehouse" in materialized
+
+    # Inside the range the lake equals the source again; outside it is untouched (stale).
+    for day in inside:
+        lake, source = _lake_descriptions(settings, day), _source_descriptions(url, day)
+        assert lake == {i: source[i] for i in lake}, day
+        assert all(d.startswith("backfilled ") for d in lake.values()), day
+        assert (
+            _partition_file(settings, day).stat().st_ino
+            != before[_partition_file(settings, day)][0]
+        ), day
+    for day in outside:
+        lake, source = _lake_descriptions(settings, day), _source_descriptions(url, day)
+        assert all(lake[i] != source[i] for i in lake), day
+    for path, identity in before.items():
+        day = date.fromisoformat(path.parent.name.removeprefix("event_date="))
+        if not first <= day <= last:
+            assert _file_identity(path) == identity, f"{day} outside the range was rewritten"
+    with duckdb.connect(str(settings.published_db), read_only=True) as con:
+        runs = con.execute("select distinct run_id from _publication").fetchall()
+    assert runs == [(result.run_id,)]
+
+
 def _snapshot(published: Path) -> dict[str, bytes]:
     files = {"warehouse.duckdb": (published / "warehouse.duckdb").read_bytes()}
     files["marts ->"] = os.readlink(published / "marts").encode()
@@ -232,3 +341,113 @@ def test_failing_blocking_check_stops_publication(pipeline: Pipeline) -> None:
         assert _snapshot(settings.published_dir) == before
     finally:
         users.write_bytes(original)
+
+
+def _status_change(instance: Any, run_id: str, kind: DagsterEventType) -> Any:
+    """The run's status-change record from the instance-wide index the sensor reads (the
+    storage ids of ``get_records_for_run`` are per-run shard ids on SQLite)."""
+    records = instance.fetch_run_status_changes(kind, limit=1000).records
+    (record,) = [r for r in records if r.event_log_entry.run_id == run_id]
+    return record
+
+
+def test_export_after_refresh_sensor(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, empty_db_url: str
+) -> None:
+    from dagster import (
+        DagsterRunStatus,
+        RunRequest,
+        SkipReason,
+        build_run_status_sensor_context,
+        build_sensor_context,
+    )
+    from dagster._core.definitions.run_status_sensor_definition import RunStatusSensorCursor
+
+    from orchestration.raw_assets import raw_key
+    from orchestration.runner import instance_for
+    from orchestration.tags import EXPORT_AFTER_TAG
+
+    settings = pipeline.settings
+    instance = instance_for(settings)
+    sensor = pipeline.defs.get_sensor_def("export_after_refresh")
+    nightly = pipeline.defs.resolve_job_def("nightly_refresh")
+    run = instance.get_run_by_id(pipeline.second.run_id)
+    assert run.job_name == "nightly_refresh" and run.status == DagsterRunStatus.SUCCESS
+    success = _status_change(instance, run.run_id, DagsterEventType.RUN_SUCCESS)
+
+    # The sensor body on the real successful nightly run of the shared pipeline.
+    def evaluate(dagster_run: Any, event: Any) -> Any:
+        context = build_run_status_sensor_context(
+            sensor_name="export_after_refresh",
+            dagster_event=event.event_log_entry.dagster_event,
+            dagster_instance=instance,
+            dagster_run=dagster_run,
+        )
+        return sensor(context)
+
+    monkeypatch.setenv("PETPRO_EXPORT_AFTER_REFRESH", "true")
+    request = evaluate(run, success)
+    assert isinstance(request, RunRequest)
+    assert request.run_key == f"export-after-{run.run_id}"
+    monkeypatch.setenv("PETPRO_EXPORT_AFTER_REFRESH", "false")
+    assert isinstance(evaluate(run, success), SkipReason)
+
+    # Two more real nightly runs in the same instance, each touching one small table in a
+    # scratch home: one fails (a database without the schema), one succeeds with the
+    # per-run tag petpro/export_after=true.
+    monkeypatch.setenv("PETPRO_HOME", str(tmp_path / "scratch"))
+    monkeypatch.setenv("PETPRO_SOURCE_URL", empty_db_url)
+    partition = pipeline.source.end.isoformat()
+    failed = nightly.execute_in_process(
+        instance=instance,
+        partition_key=partition,
+        asset_selection=[raw_key("vendors")],
+        raise_on_error=False,
+    )
+    assert not failed.success
+    monkeypatch.setenv("PETPRO_SOURCE_URL", pipeline.source.url)
+    tagged = nightly.execute_in_process(
+        instance=instance,
+        partition_key=partition,
+        asset_selection=[raw_key("vendors")],
+        tags={EXPORT_AFTER_TAG: "true"},
+        raise_on_error=False,
+    )
+    assert tagged.success
+
+    # Sensor ticks over the instance's run-status events, as the daemon runs them (a tick
+    # handles one matching run, then the next tick goes on from its cursor), from a cursor
+    # just before the fixture's second nightly run succeeded. After it: the backfill run
+    # (another job), the failing-check run and the failed run above (failures), the tagged
+    # run (success).
+    def tick(after_storage_id: int) -> list[RunRequest]:
+        cursor: str | None = RunStatusSensorCursor(
+            record_id=after_storage_id, record_timestamp=None
+        ).to_json()
+        requests: list[RunRequest] = []
+        for _ in range(50):
+            context = build_sensor_context(instance=instance, cursor=cursor)
+            data = sensor.evaluate_tick(context)
+            requests += data.run_requests or []
+            if data.cursor is None or data.cursor == cursor:
+                return requests
+            cursor = data.cursor
+        raise AssertionError("the sensor cursor never settled")
+
+    monkeypatch.setenv("PETPRO_EXPORT_AFTER_REFRESH", "true")
+    requests = tick(success.storage_id - 1)
+    assert [r.run_key for r in requests] == [
+        f"export-after-{run.run_id}",
+        f"export-after-{tagged.run_id}",
+    ]
+    # The request targets the sensor's one job (run requests leave job_name to it).
+    assert sensor.job_name == "export_reports"
+    assert all(r.job_name in (None, "export_reports") for r in requests)
+    monkeypatch.setenv("PETPRO_EXPORT_AFTER_REFRESH", "false")
+    assert [r.run_key for r in tick(success.storage_id - 1)] == [f"export-after-{tagged.run_id}"]
+    # A failed nightly run never asks for exports, even when enabled.
+    monkeypatch.setenv("PETPRO_EXPORT_AFTER_REFRESH", "true")
+    failure = _status_change(instance, failed.run_id, DagsterEventType.RUN_FAILURE)
+    tagged_success = _status_change(instance, tagged.run_id, DagsterEventType.RUN_SUCCESS)
+    assert [r.run_key for r in tick(failure.storage_id - 1)] == [f"export-after-{tagged.run_id}"]
+    assert tick(tagged_success.storage_id) == []
