@@ -25,6 +25,7 @@ COMPARED = (
     "int_customer_hourly_activity",
     "int_customer_active_days",
     "int_customer_active_periods",
+    "int_customer_heatmap_cells",
     "mart_customer_growth",
     "mart_customer_activity",
     "mart_active_users",

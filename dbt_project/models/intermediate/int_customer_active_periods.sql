@@ -25,12 +25,9 @@ with days as (
     from {{ ref('int_customer_active_days') }} as active_days
     inner join {{ ref('int_customers') }} as customers on active_days.customer_id = customers.customer_id
     where true
-        {%- if window.start is not none %}
-            and active_days.activity_date >= {{ month_start(window.start) }}
-        {%- endif %}
-        {%- if window.end is not none %}
-            and active_days.activity_date < {{ month_start(window.end) }} + interval 1 month
-        {%- endif %}
+        -- Every day of the weeks and months overlapping the window (a week can start in the
+        -- previous month and end in the next one).
+        {{- period_days_filter(window, 'active_days.activity_date') }}
 ),
 
 periods as (

@@ -1,6 +1,29 @@
--- Events and distinct active customers per activity type, per day, ISO week and month.
--- Distinct customers are counted by grouping to customer x period x type first (cheaper in
--- DuckDB than count(distinct) per group).
+{#-
+    Events and distinct active customers per activity type, per day, ISO week and month.
+    Distinct customers are counted by grouping to customer x period x type first (cheaper in
+    DuckDB than count(distinct) per group).
+    Incremental: the day, week and month periods overlapping the activity-date window are
+    deleted (pre-hook) and recomputed whole from int_customer_daily_activity, which holds
+    every day; everything is rebuilt when a customer active outside the window was erased
+    (see aggregate_window). is_complete moves with the high-water mark, so the post-hook
+    recomputes it on every row (a few thousand).
+-#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook=["{{ delete_aggregate_window(customer_activity_window()) }}"],
+        post_hook=[
+            "update {{ this }} set is_complete = {{ period_is_complete('\"interval\"', 'period_start',
+             '(select hwm.high_water_mark_local from ' ~ ref('int_high_water_mark') ~ ' as hwm)') }}"
+        ],
+        tags=['incremental'],
+    )
+}}
+
+{%- set window = customer_activity_window() %}
+
 with daily as (
     select
         daily.customer_id,
@@ -9,6 +32,8 @@ with daily as (
         daily.events
     from {{ ref('int_customer_daily_activity') }} as daily
     inner join {{ ref('int_customers') }} as customers on daily.customer_id = customers.customer_id
+    where true
+        {{- period_days_filter(window, 'daily.activity_date') }}
 ),
 
 per_customer as (
@@ -48,6 +73,9 @@ bucketed as (
         sum(per_customer.events) as events,
         count(*) as active_customers
     from per_customer
+    {%- if window.start is not none or window.end is not none %}
+        where {{ period_window_predicate(window, 'per_customer."interval"', 'per_customer.period_start') }}
+    {%- endif %}
     group by 1, 2, 3
 )
 
@@ -57,7 +85,9 @@ select
     cast(bucketed.activity_type as varchar) as activity_type,
     cast(bucketed.events as bigint) as events,
     cast(bucketed.active_customers as bigint) as active_customers,
-    cast(spine.is_complete as boolean) as is_complete
+    cast(
+        {{ period_is_complete('bucketed."interval"', 'bucketed.period_start', 'hwm.high_water_mark_local') }}
+        as boolean
+    ) as is_complete
 from bucketed
-inner join {{ ref('int_period_spine') }} as spine
-    on bucketed."interval" = spine."interval" and bucketed.period_start = spine.period_start
+cross join {{ ref('int_high_water_mark') }} as hwm

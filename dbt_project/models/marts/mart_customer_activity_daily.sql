@@ -1,5 +1,23 @@
--- Customer-level daily activity (UUIDs only) so the API can count distinct customers exactly
--- under any filter.
+{#-
+    Customer-level daily activity (UUIDs only) so the API can count distinct customers exactly
+    under any filter. Incremental over the same activity-date window as
+    int_customer_daily_activity (delete+insert on activity_date); the post-hook drops
+    customers erased since earlier runs, so any sequence of windows equals a full refresh.
+-#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['activity_date'],
+        on_schema_change='fail',
+        pre_hook=["{{ delete_incremental_window('activity_date') }}"],
+        post_hook=["{{ delete_erased_customers('customer_id') }}"],
+        tags=['incremental'],
+    )
+}}
+
+{%- set window = incremental_window('activity_date') %}
+
 select
     cast(daily.customer_id as varchar) as customer_id,
     cast(daily.activity_date as date) as activity_date,
@@ -7,3 +25,5 @@ select
     cast(daily.events as bigint) as events
 from {{ ref('int_customer_daily_activity') }} as daily
 inner join {{ ref('int_customers') }} as customers on daily.customer_id = customers.customer_id
+where true
+    {{- date_window_filter(window, 'daily.activity_date') }}
