@@ -370,7 +370,7 @@ def main(argv: list[str]) -> None:
             [
                 sys.executable,
                 "-m",
-                "petpro.cli",
+                "cli",
                 "serve",
                 "--port",
                 str(port),

@@ -21,9 +21,9 @@ import duckdb
 import pyarrow as pa
 
 from exports.errors import ExportError, NothingPublishedError
-from exports.reports import CUSTOMER_LEVEL_MARTS, Report
-from ingestion.contracts import PII_COLUMNS
+from exports.reports import Report
 from petpro.settings import Settings
+from petpro.vocabulary import CUSTOMER_LEVEL_MARTS, PII_COLUMNS
 
 # Columns that identify a person: never written to a report file, whatever a mart holds.
 FORBIDDEN_COLUMNS: frozenset[str] = PII_COLUMNS | {"customer_id", "user_id"}

@@ -17,11 +17,6 @@ from exports.errors import UnknownFormatError, UnknownReportError
 
 FORMATS: tuple[str, ...] = ("csv", "parquet", "xlsx")
 
-# Per-customer marts that are published for the API but must never become report files.
-CUSTOMER_LEVEL_MARTS: frozenset[str] = frozenset(
-    {"mart_customer_profile", "mart_customer_activity_daily"}
-)
-
 
 @dataclass(frozen=True)
 class Report:

@@ -23,7 +23,7 @@ from typing import Any
 import pyarrow as pa
 
 from petpro.errors import PetProError
-from sourcedb.schema import ACTIVITY_TYPES
+from petpro.vocabulary import ACTIVITY_TYPES
 
 CONTRACT_VERSION = 1
 
@@ -236,22 +236,6 @@ CONTRACTS: dict[str, TableContract] = {
         ),
     )
 }
-
-# Columns that hold personal data in the source and must never appear in the lake, marts,
-# exports or API responses. Tests scan every output for these names and for raw values.
-PII_COLUMNS: frozenset[str] = frozenset(
-    {
-        "first_name",
-        "last_name",
-        "email",
-        "password_hash",
-        "phone",
-        "street",
-        "postal_code",
-        "ip_address",
-        "user_agent",
-    }
-)
 
 
 # Accepted values of every enum the contracts read (mirrors sourcedb/schema.sql). The quality

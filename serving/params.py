@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from starlette.datastructures import QueryParams
 
-from sourcedb.schema import ACTIVITY_TYPES
+from petpro.vocabulary import ACTIVITY_TYPES
 
 INTERVALS = ("day", "week", "month")
 LIFECYCLE_INTERVALS = ("week", "month")

@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
+from petpro.vocabulary import ACTIVITY_TYPES
 from sourcedb import clock
 from sourcedb.clock import DAY_US, MINUTE_US, SECOND_US
 from sourcedb.identifiers import uuids
 from sourcedb.load import Timestamps
 from sourcedb.reference import DESCRIPTIONS
-from sourcedb.schema import ACTIVITY_TYPES
 
 TYPE_CODE = {t: i for i, t in enumerate(ACTIVITY_TYPES)}
 _TYPE_NAMES = pa.array(ACTIVITY_TYPES, type=pa.string())

@@ -24,30 +24,6 @@ SOURCE_TABLES: tuple[str, ...] = (
     "activities",
 )
 
-ACTIVITY_TYPES: tuple[str, ...] = (
-    "login",
-    "logout",
-    "profile_update",
-    "password_changed",
-    "email_verified",
-    "booking_created",
-    "booking_updated",
-    "booking_cancelled",
-    "payment_made",
-    "payment_refunded",
-    "pet_created",
-    "pet_updated",
-    "pet_removed",
-    "review_submitted",
-    "address_added",
-    "address_updated",
-    "address_removed",
-    "notification_settings_updated",
-    "account_created",
-    "account_deactivated",
-    "account_reactivated",
-)
-
 
 def schema_sql() -> str:
     return resources.files("sourcedb").joinpath("schema.sql").read_text()

@@ -39,28 +39,12 @@ import duckdb
 from petpro.durability import fsync_dir, fsync_file
 from petpro.errors import PetProError
 from petpro.settings import Settings
+from petpro.vocabulary import CONTRACT_MARTS
 
 PUBLICATION_TABLE = "_publication"
 PUBLICATION_JSON = "_publication.json"
 RUN_ID_KEY = "petpro.run_id"
 DEFAULT_KEEP_VERSIONS = 4
-
-# The marts the shared data-layout contract promises to readers.
-CONTRACT_MARTS: tuple[str, ...] = (
-    "mart_customer_growth",
-    "mart_customer_activity",
-    "mart_active_users",
-    "mart_customer_lifecycle",
-    "mart_activity_heatmap",
-    "mart_customer_demographics",
-    "mart_service_usage",
-    "mart_cohort_retention",
-    "mart_nday_retention",
-    "mart_retention_monthly",
-    "mart_repeat_customers",
-    "mart_customer_activity_daily",
-    "mart_customer_profile",
-)
 
 
 class PublishError(PetProError):

@@ -17,6 +17,7 @@ import psycopg
 import pytest
 
 from ingestion.contracts import CONTRACTS
+from petpro.vocabulary import CONTRACT_MARTS
 
 pytestmark = pytest.mark.slow
 
@@ -26,19 +27,7 @@ COMPARED = (
     "int_customer_active_days",
     "int_customer_active_periods",
     "int_customer_heatmap_cells",
-    "mart_customer_growth",
-    "mart_customer_activity",
-    "mart_active_users",
-    "mart_customer_lifecycle",
-    "mart_activity_heatmap",
-    "mart_customer_demographics",
-    "mart_service_usage",
-    "mart_cohort_retention",
-    "mart_nday_retention",
-    "mart_retention_monthly",
-    "mart_repeat_customers",
-    "mart_customer_activity_daily",
-    "mart_customer_profile",
+    *CONTRACT_MARTS,
 )
 
 

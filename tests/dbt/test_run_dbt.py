@@ -11,14 +11,10 @@ from pathlib import Path
 import pytest
 
 from petpro.settings import get_settings
+from petpro.vocabulary import CONTRACT_MARTS
 from warehouse.dbt import DbtError, build_command, dbt_env
 
-MARTS = {
-    "mart_customer_growth", "mart_customer_activity", "mart_active_users", "mart_customer_lifecycle",
-    "mart_activity_heatmap", "mart_customer_demographics", "mart_service_usage", "mart_cohort_retention",
-    "mart_nday_retention", "mart_retention_monthly", "mart_repeat_customers",
-    "mart_customer_activity_daily", "mart_customer_profile",
-}  # fmt: skip
+MARTS = set(CONTRACT_MARTS)
 
 
 def test_build_command_places_project_and_vars_after_the_subcommand(tmp_path: Path) -> None:
@@ -41,7 +37,7 @@ def test_petpro_dbt_passes_arguments_through(tmp_path: Path) -> None:
     """`petpro dbt ls` lists exactly the marts of the data-layout contract."""
     env = dict(os.environ, PETPRO_HOME=str(tmp_path), PETPRO_TIMEZONE="UTC")
     proc = subprocess.run(
-        [sys.executable, "-m", "petpro.cli", "dbt", "ls", "--resource-type", "model",
+        [sys.executable, "-m", "cli", "dbt", "ls", "--resource-type", "model",
          "--select", "marts", "--output", "name", "--quiet"],
         env=env, capture_output=True, text=True, check=False,
     )  # fmt: skip

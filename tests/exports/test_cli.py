@@ -18,7 +18,7 @@ def _petpro(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PETPRO_HOME": str(home), "COLUMNS": "200"}
     env.pop("PETPRO_TIMEZONE", None)
     return subprocess.run(
-        [sys.executable, "-m", "petpro.cli", "export", *args],
+        [sys.executable, "-m", "cli", "export", *args],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,

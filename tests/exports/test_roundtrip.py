@@ -20,8 +20,8 @@ import pytest
 from exports.errors import BadDateError, NothingPublishedError
 from exports.reports import REPORTS
 from exports.run import ExportResult, export_reports
-from ingestion.contracts import PII_COLUMNS
 from petpro.settings import Settings, get_settings
+from petpro.vocabulary import PII_COLUMNS
 from tests.exports.helpers import published_mart, read_csv_rows, safe
 from tests.exports.publication import HWM, MARTS, PUBLISHED_AT, RUN_ID, build_publication
 

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import psycopg
 
-from sourcedb.schema import ACTIVITY_TYPES, SOURCE_TABLES, create_schema
+from petpro.vocabulary import ACTIVITY_TYPES
+from sourcedb.schema import SOURCE_TABLES, create_schema
 
-PETPRO = [sys.executable, "-m", "petpro.cli"]
+PETPRO = [sys.executable, "-m", "cli"]
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -29,7 +29,7 @@ def test_empty_pii_key_is_refused_outside_the_demo(tmp_path: Path) -> None:
 
 
 def test_demo_token_is_accepted_by_a_later_serve(tmp_path: Path, monkeypatch) -> None:
-    from petpro.commands.serve import dashboard_hint
+    from cli.serve import dashboard_hint
 
     monkeypatch.setenv("PETPRO_HOME", str(tmp_path))
     monkeypatch.delenv("PETPRO_JWT_SECRET", raising=False)

@@ -13,9 +13,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ingestion.contracts import PII_COLUMNS, ContractDriftError
+from ingestion.contracts import ContractDriftError
 from ingestion.run import IngestionError, ingest_table, run_ingestion
 from petpro.settings import Settings, get_settings
+from petpro.vocabulary import PII_COLUMNS
 from tests.ingestion.oracles import lake_checksums, source_checksums
 
 

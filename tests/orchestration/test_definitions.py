@@ -282,7 +282,7 @@ def test_alert_never_raises_on_unreachable_webhook(
 
 LOGGING_PROBE = """
 import logging
-from petpro.cli import configure_logging
+from cli.main import configure_logging
 configure_logging()
 import great_expectations as gx
 from dagster import get_dagster_logger

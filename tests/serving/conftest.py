@@ -27,6 +27,7 @@ import duckdb
 import pytest
 
 from petpro.settings import Settings, get_settings
+from petpro.vocabulary import CONTRACT_MARTS
 
 HWM = "2024-04-10 12:00:00+00"
 JWT_SECRET = "test-jwt-secret-0123456789abcdef0123456789abcdef"
@@ -107,21 +108,7 @@ DEMOGRAPHICS = [
     ("device_type", "mobile", "USD", 3, 2, 5, "170.00"),
 ]
 
-MARTS = [
-    "mart_customer_growth",
-    "mart_customer_activity",
-    "mart_active_users",
-    "mart_customer_lifecycle",
-    "mart_activity_heatmap",
-    "mart_customer_demographics",
-    "mart_service_usage",
-    "mart_cohort_retention",
-    "mart_nday_retention",
-    "mart_retention_monthly",
-    "mart_repeat_customers",
-    "mart_customer_activity_daily",
-    "mart_customer_profile",
-]
+MARTS = list(CONTRACT_MARTS)
 
 
 def build_publication(

@@ -177,7 +177,7 @@ def test_audit_is_append_only_lines(client, published, analyst):
 def test_petpro_audit_command(client, published, analyst):
     from typer.testing import CliRunner
 
-    from petpro.cli import app
+    from cli.main import app
 
     client.get(GROWTH, headers=analyst)
     client.get(GROWTH, headers={"X-API-Key": "nope"})

@@ -12,7 +12,7 @@ from datetime import date
 import psycopg
 import pytest
 
-from sourcedb.schema import ACTIVITY_TYPES
+from petpro.vocabulary import ACTIVITY_TYPES
 from sourcedb.seed import SeedError, seed_source
 
 END = date(2025, 6, 30)

@@ -13,7 +13,7 @@ import pytest
 
 from petpro.settings import Settings
 
-PETPRO = [sys.executable, "-m", "petpro.cli"]
+PETPRO = [sys.executable, "-m", "cli"]
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -48,7 +48,7 @@ def test_seed_and_simulate_through_the_cli(settings: Settings, source_url: str) 
 
 def test_demo_source_is_kept_when_it_holds_data(settings: Settings, source_url: str) -> None:
     # `petpro demo` runs the whole pipeline (orchestration); its source step is this function.
-    from petpro.commands.demo import prepare_demo_source
+    from cli.demo import prepare_demo_source
 
     assert run_cli("source", "seed", "--customers", "40", "--days", "10").returncode == 0
     with psycopg.connect(source_url) as conn:

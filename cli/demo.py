@@ -21,7 +21,7 @@ console = Console()
 
 def prepare_demo_source(settings: Settings) -> str:
     """Make sure the demo source is running, has the schema and holds data; return its URL."""
-    from petpro.commands.source import print_seed_summary, seed_with_progress
+    from cli.source import print_seed_summary, seed_with_progress
     from sourcedb.schema import create_schema
     from sourcedb.seed import DEFAULT_CUSTOMERS, DEFAULT_DAYS, is_empty
     from sourcedb.server import EmbeddedServer, connect
@@ -50,8 +50,8 @@ def demo() -> None:
     """
     import time
 
-    from petpro.commands.refresh import run_refresh
-    from petpro.commands.source import show_counts
+    from cli.refresh import run_refresh
+    from cli.source import show_counts
 
     started = time.perf_counter()
     settings = get_settings()
@@ -74,7 +74,7 @@ def demo() -> None:
     console.print(f"                  [bold]{settings.published_marts_dir}/<mart>.parquet[/]")
     if exports_folder is not None:
         console.print(f"report files:     [bold]{exports_folder}[/]")
-    from petpro.commands.serve import dashboard_hint
+    from cli.serve import dashboard_hint
 
     console.print(dashboard_hint(), highlight=False, soft_wrap=True)
     console.print(

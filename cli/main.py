@@ -1,6 +1,6 @@
 """The ``petpro`` command line: one entry point that fronts every library for people.
 
-Each command group lives in its own module under ``petpro.commands`` and imports its heavy
+Each command group lives in its own module under ``cli`` and imports its heavy
 dependencies (Dagster, dbt, FastAPI) inside the command, so ``petpro --help`` stays fast.
 ``main`` is the console-script entry: it turns a ``PetProError`` into one red line and exit
 code 1, and any unexpected exception into one line pointing at the log file that holds the
@@ -17,7 +17,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from petpro.commands import register_all
+from cli import register_all
 from petpro.errors import PetProError
 
 app = typer.Typer(
