@@ -19,7 +19,11 @@ export DAGSTER_DISABLE_TELEMETRY := true
 PY := $(VENV)/bin/python
 PETPRO := $(VENV)/bin/petpro
 
-.PHONY: demo test lint format bench ui clean env
+.PHONY: demo test lint format bench ui clean env system
+
+# Debian packages the tests drive and PyPI cannot provide, as command=package pairs:
+# chromium for the dashboard's browser test (Playwright never downloads a browser here).
+SYSTEM_PACKAGES := /usr/bin/chromium=chromium
 
 env: $(STAMP)
 
@@ -46,7 +50,10 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/sqlfluff fix dbt_project/models dbt_project/tests dbt_project/macros --disable-progress-bar
 
-test: lint
+system:
+	@scripts/system-packages.sh $(SYSTEM_PACKAGES)
+
+test: lint system
 	$(PY) -m pytest
 
 bench: $(STAMP)
