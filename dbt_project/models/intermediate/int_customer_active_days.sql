@@ -2,17 +2,7 @@
     One row per customer and day with any activity; engaged = any engagement-type activity.
     Incremental over the same window as int_customer_daily_activity.
 -#}
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key=['activity_date'],
-        on_schema_change='fail',
-        pre_hook=["{{ delete_incremental_window('activity_date') }}"],
-        post_hook=["{{ delete_erased_customers('customer_id') }}"],
-        tags=['incremental'],
-    )
-}}
+{{ incremental_by_activity_date() }}
 
 {%- set window = incremental_window('activity_date') %}
 

@@ -5,17 +5,7 @@
     max date - late_days), so any sequence of windows equals a full refresh. The post-hook
     drops customers erased from the source since earlier runs.
 -#}
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key=['activity_date'],
-        on_schema_change='fail',
-        pre_hook=["{{ delete_incremental_window('activity_date') }}"],
-        post_hook=["{{ delete_erased_customers('customer_id') }}"],
-        tags=['incremental'],
-    )
-}}
+{{ incremental_by_activity_date() }}
 
 {%- set window = incremental_window('activity_date') %}
 

@@ -4,17 +4,7 @@
     int_customer_daily_activity (delete+insert on activity_date); the post-hook drops
     customers erased since earlier runs, so any sequence of windows equals a full refresh.
 -#}
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key=['activity_date'],
-        on_schema_change='fail',
-        pre_hook=["{{ delete_incremental_window('activity_date') }}"],
-        post_hook=["{{ delete_erased_customers('customer_id') }}"],
-        tags=['incremental'],
-    )
-}}
+{{ incremental_by_activity_date() }}
 
 {%- set window = incremental_window('activity_date') %}
 
