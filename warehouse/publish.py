@@ -45,7 +45,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -89,7 +89,7 @@ class PublishResult:
     missing_contract_marts: tuple[str, ...] = ()
     cleaned: tuple[str, ...] = ()  # leftovers of crashed publishes (and of the old layout)
     pruned: tuple[str, ...] = ()  # versions beyond retention
-    erased: tuple[str, ...] = field(default_factory=tuple)  # versions holding erased customers
+    erased: tuple[str, ...] = ()  # versions holding customers the new one no longer has
 
     @property
     def run_id(self) -> str:
@@ -302,7 +302,13 @@ def prune_erased(settings: Settings) -> list[str]:
         )
         con.execute(f"create temp table kept as {union}")
         for other in others:
-            con.execute(f"attach {quote_literal(str(other / DATABASE_FILE))} as old (read_only)")
+            try:
+                con.execute(
+                    f"attach {quote_literal(str(other / DATABASE_FILE))} as old (read_only)"
+                )
+            except duckdb.Error:
+                doomed.append(other)  # unreadable: it cannot be shown to be free of them
+                continue
             try:
                 for mart in _customer_level_marts(con, "old"):
                     gone = con.execute(
