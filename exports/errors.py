@@ -7,14 +7,19 @@ Dagster shows the same sentence in the run log.
 from __future__ import annotations
 
 from petpro.errors import PetProError
+from petpro.publication import NothingPublishedError
+
+__all__ = [
+    "BadDateError",
+    "ExportError",
+    "NothingPublishedError",
+    "UnknownFormatError",
+    "UnknownReportError",
+]
 
 
 class ExportError(PetProError):
     """An export could not be produced as asked."""
-
-
-class NothingPublishedError(ExportError):
-    """There is no publication to export from yet."""
 
 
 class UnknownReportError(ExportError):

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import re
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -24,10 +23,7 @@ from pathlib import Path
 
 from exports.errors import ExportError
 from petpro.durability import fsync_dir
-
-DATED = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-LATEST = "latest"
-MANIFEST = "manifest.json"
+from petpro.export_layout import DATED, LATEST, MANIFEST
 
 
 @contextlib.contextmanager

@@ -1,9 +1,10 @@
 """``manifest.json``: what an export folder holds and where every file came from.
 
-For each file: report, format, file name, rows, columns with their SQL types, bytes, sha256,
+For each file: the facts of :class:`petpro.export_layout.ManifestFile` (file name, report,
+format, rows, bytes, sha256 — the part the API reads), then the columns with their SQL types,
 the filter applied, the marts it was read from, the data high-water mark, the publication
-(``run_id``/``published_at`` from the published ``_publication`` table) and ``generated_at``.
-Apart from ``generated_at`` the manifest depends only on the publication and the selection, so
+(``run_id``/``published_at`` of the publication record) and ``generated_at``. Apart from
+``generated_at`` the manifest depends only on the publication and the selection, so
 re-exporting the same publication for the same date gives the same manifest.
 """
 
@@ -12,14 +13,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from exports.layout import MANIFEST
-from exports.published import Publication, ReportData
-from exports.safety import DANGEROUS_FIRST_CHARACTERS
+from exports.published import ReportData
+from exports.safety import DANGEROUS_FIRST_CHARACTERS, LEADING_WHITESPACE
+from petpro.export_layout import MANIFEST, ManifestFile
+from petpro.publication import PublicationRecord
 
 MANIFEST_VERSION = 1
 
@@ -40,42 +41,22 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-@dataclass(frozen=True)
-class FileFacts:
-    """What the manifest records about one written file."""
-
-    report: str
-    format: str
-    name: str
-    rows: int
-    bytes: int
-    sha256: str
-
-
 def file_entry(
-    facts: FileFacts, data: ReportData, publication: Publication, generated_at: datetime
+    facts: ManifestFile, data: ReportData, publication: PublicationRecord, generated_at: datetime
 ) -> dict[str, Any]:
-    if data.report.mart is not None:
-        source = publication.for_mart(data.report.mart)
-        run_id, published_at, hwm = source.run_id, source.published_at, source.high_water_mark
-    else:
-        run_id, published_at = publication.run_id, publication.published_at
-        hwm = publication.high_water_mark
     return {
-        "file": facts.name,
-        "report": facts.report,
-        "format": facts.format,
-        "rows": facts.rows,
+        **facts.to_json(),
         "columns": [
             {"name": name, "type": sql_type}
             for name, sql_type in zip(data.table.column_names, data.sql_types, strict=True)
         ],
-        "bytes": facts.bytes,
-        "sha256": facts.sha256,
         "filter": data.filter,
         "sources": list(data.sources),
-        "high_water_mark": iso(hwm),
-        "publication": {"run_id": run_id, "published_at": iso(published_at)},
+        "high_water_mark": iso(publication.high_water_mark),
+        "publication": {
+            "run_id": publication.run_id,
+            "published_at": iso(publication.published_at),
+        },
         "generated_at": iso(generated_at),
     }
 
@@ -84,7 +65,7 @@ def build_manifest(
     *,
     report_date: date,
     timezone: str,
-    publication: Publication,
+    publication: PublicationRecord,
     selection: dict[str, Any],
     entries: list[dict[str, Any]],
     generated_at: datetime,
@@ -103,6 +84,7 @@ def build_manifest(
         "text_neutralised": {
             "formats": ["csv", "xlsx"],
             "first_characters": list(DANGEROUS_FIRST_CHARACTERS),
+            "after_leading": list(LEADING_WHITESPACE),
             "prefix": "'",
         },
         "files": entries,

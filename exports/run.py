@@ -22,16 +22,12 @@ from pathlib import Path
 
 from exports import layout, writers
 from exports.errors import BadDateError
-from exports.manifest import (
-    FileFacts,
-    build_manifest,
-    file_entry,
-    sha256_of,
-    write_manifest,
-)
-from exports.published import Publication, PublishedWarehouse, ReportData
+from exports.manifest import build_manifest, file_entry, sha256_of, write_manifest
+from exports.published import PublishedWarehouse, ReportData
 from exports.reports import FORMATS, Report, resolve_formats, resolve_reports
 from exports.summary import build_executive_summary
+from petpro.export_layout import ManifestFile
+from petpro.publication import PublicationRecord
 from petpro.settings import Settings
 
 
@@ -84,7 +80,7 @@ def _check_range(date_from: date | None, date_to: date | None) -> None:
 
 
 def _report_date(
-    settings: Settings, publication: Publication, report_date: date | None
+    settings: Settings, publication: PublicationRecord, report_date: date | None
 ) -> tuple[date, date | None]:
     hwm = publication.high_water_mark
     hwm_date = hwm.astimezone(settings.tz).date() if hwm is not None else None
@@ -121,11 +117,11 @@ def _write_folder(
     folder: Path,
     datas: list[ReportData],
     formats: list[str],
-    publication: Publication,
+    publication: PublicationRecord,
     generated_at: datetime,
     on_file: Callable[[ExportedFile], None] | None,
-) -> tuple[list[FileFacts], list[dict]]:
-    facts: list[FileFacts] = []
+) -> tuple[list[ManifestFile], list[dict]]:
+    facts: list[ManifestFile] = []
     entries: list[dict] = []
     for data in datas:
         for fmt in formats:
@@ -134,13 +130,13 @@ def _write_folder(
             # Looked up at call time so a caller (or a test) can wrap one writer.
             writer = getattr(writers, f"write_{fmt}")
             writer(data, path, stamp=publication.published_at)
-            fact = FileFacts(
-                data.report.name,
-                fmt,
-                name,
-                data.table.num_rows,
-                path.stat().st_size,
-                sha256_of(path),
+            fact = ManifestFile(
+                file=name,
+                report=data.report.name,
+                format=fmt,
+                rows=data.table.num_rows,
+                bytes=path.stat().st_size,
+                sha256=sha256_of(path),
             )
             facts.append(fact)
             entries.append(file_entry(fact, data, publication, generated_at))
@@ -187,7 +183,7 @@ def export_reports(
     }
     generated_at = datetime.now(UTC)
 
-    def build(final: Path) -> tuple[list[FileFacts], Path]:
+    def build(final: Path) -> tuple[list[ManifestFile], Path]:
         tmp = layout.staging_dir(final)
         try:
             facts, entries = _write_folder(tmp, datas, fmts, publication, generated_at, on_file)
@@ -224,7 +220,7 @@ def export_reports(
         facts, manifest_path = build(final)
 
     files = [
-        ExportedFile(f.report, f.format, final / f.name, f.rows, f.bytes, f.sha256) for f in facts
+        ExportedFile(f.report, f.format, final / f.file, f.rows, f.bytes, f.sha256) for f in facts
     ]
     return ExportResult(
         folder=final,

@@ -19,6 +19,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from petpro.errors import PetProError
+from petpro.publication import CURRENT, DATABASE_FILE, MARTS_DIR
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -126,11 +127,17 @@ class Settings(BaseSettings):
 
     @property
     def published_db(self) -> Path:
-        return self.published_dir / "warehouse.duckdb"
+        """The current publication's DuckDB file, through the ``current`` link.
+
+        A reader that needs the DuckDB file *and* the Parquet marts of one publication resolves
+        ``current`` once instead (:func:`petpro.publication.current_version`).
+        """
+        return self.published_dir / CURRENT / DATABASE_FILE
 
     @property
     def published_marts_dir(self) -> Path:
-        return self.published_dir / "marts"
+        """The current publication's Parquet marts, through the ``current`` link."""
+        return self.published_dir / CURRENT / MARTS_DIR
 
     @property
     def exports_dir(self) -> Path:

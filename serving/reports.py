@@ -5,29 +5,27 @@ each file and its SHA-256; ``exports/latest`` points at the newest complete fold
 download request names a date and ``<report>.<ext>``: the date must match ``YYYY-MM-DD``
 (or be ``latest``) and be an existing export folder, and the file name must be listed in
 that folder's manifest — the request never becomes a path by itself, so ``..`` or absolute
-paths cannot reach anything else. The manifest reader accepts the file entries wherever they
-sit in the JSON (any object with a file name ending in .csv/.parquet/.xlsx and a SHA-256),
-so it does not depend on the exact manifest layout.
+paths cannot reach anything else. The folder names and the manifest's file entries are read
+with :mod:`petpro.export_layout`, the layout the exporter writes.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+from petpro.export_layout import DATED, LATEST, MANIFEST, read_manifest
+
+DATE_RE = DATED
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*\.(csv|parquet|xlsx)$")
 CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "parquet": "application/vnd.apache.parquet",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
-_NAME_KEYS = ("file", "filename", "path", "name")
-_SHA_KEYS = ("sha256", "checksum_sha256", "sha256_hex", "checksum")
 
 
 @dataclass(frozen=True)
@@ -61,7 +59,7 @@ def export_dates(exports_dir: Path) -> list[str]:
         (
             p.name
             for p in exports_dir.iterdir()
-            if DATE_RE.match(p.name) and not p.is_symlink() and (p / "manifest.json").is_file()
+            if DATE_RE.match(p.name) and not p.is_symlink() and (p / MANIFEST).is_file()
         ),
         reverse=True,
     )
@@ -69,29 +67,13 @@ def export_dates(exports_dir: Path) -> list[str]:
 
 def latest_date(exports_dir: Path) -> str | None:
     """The folder ``exports/latest`` points at (or the newest date when the link is missing)."""
-    link = exports_dir / "latest"
+    link = exports_dir / LATEST
     if link.is_symlink() or link.is_dir():
         name = Path(os.path.realpath(link)).name
-        if DATE_RE.match(name) and (exports_dir / name / "manifest.json").is_file():
+        if DATE_RE.match(name) and (exports_dir / name / MANIFEST).is_file():
             return name
     dates = export_dates(exports_dir)
     return dates[0] if dates else None
-
-
-def _walk(node: Any) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    if isinstance(node, dict):
-        name = next((node[k] for k in _NAME_KEYS if isinstance(node.get(k), str)), None)
-        sha = next((node[k] for k in _SHA_KEYS if isinstance(node.get(k), str)), None)
-        if name and sha and NAME_RE.match(Path(name).name):
-            found.append(node)
-        for value in node.values():
-            if isinstance(value, dict | list):
-                found.extend(_walk(value))
-    elif isinstance(node, list):
-        for value in node:
-            found.extend(_walk(value))
-    return found
 
 
 def load_manifest(exports_dir: Path, date: str) -> tuple[dict[str, Any], dict[str, ReportFile]]:
@@ -99,31 +81,24 @@ def load_manifest(exports_dir: Path, date: str) -> tuple[dict[str, Any], dict[st
     if not DATE_RE.match(date):
         return {}, {}
     folder = exports_dir / date
-    try:
-        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+    manifest = read_manifest(folder)
+    if manifest is None:
         return {}, {}
-    files: dict[str, ReportFile] = {}
-    for entry in _walk(manifest):
-        raw = next(entry[k] for k in _NAME_KEYS if isinstance(entry.get(k), str))
-        name = Path(raw).name
-        report, _, ext = name.rpartition(".")
-        sha = next(entry[k] for k in _SHA_KEYS if isinstance(entry.get(k), str))
-        size = entry.get("bytes", entry.get("size"))
-        rows = entry.get("rows", entry.get("row_count"))
-        files[name] = ReportFile(
+    files = {
+        f.file: ReportFile(
             date=date,
-            name=name,
-            report=str(entry.get("report", report))
-            if isinstance(entry.get("report"), str)
-            else report,
-            format=ext,
-            sha256=sha.removeprefix("sha256:").lower(),
-            size=size if isinstance(size, int) else None,
-            rows=rows if isinstance(rows, int) else None,
-            path=folder / name,
+            name=f.file,
+            report=f.report,
+            format=f.format,
+            sha256=f.sha256.lower(),
+            size=f.bytes,
+            rows=f.rows,
+            path=folder / f.file,
         )
-    return manifest, files
+        for f in manifest.files
+        if NAME_RE.match(f.file)
+    }
+    return manifest.document, files
 
 
 def resolve(exports_dir: Path, date: str, filename: str) -> ReportFile | None:

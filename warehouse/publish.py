@@ -2,49 +2,77 @@
 
 dbt builds into ``$PETPRO_HOME/warehouse/build.duckdb`` (the *write*); the orchestration runs
 every blocking quality gate on it (the *audit*); only then :func:`publish` copies every
-``mart_*`` table into a fresh DuckDB file and a fresh folder of Parquet files and swaps them
-into place (the *publish*). Readers never open the build file.
-
-Layout after a publication (``<id>`` is sortable: UTC time + run id prefix)::
+``mart_*`` table into a new version directory and switches readers to it (the *publish*).
+Readers never open the build file; they read through :mod:`petpro.publication`, which names
+this layout::
 
     published/
-      warehouse.duckdb               regular file, replaced with os.replace (atomic rename)
-      marts -> versions/<id>/marts   symlink, replaced with os.replace of a new symlink
-      versions/<id>/marts/<mart>.parquet   zstd; key-value metadata petpro.run_id
-      versions/<id>/marts/_publication.json
+      current -> versions/<id>             relative symlink, replaced by os.replace: THE switch
+      versions/<id>/warehouse.duckdb       marts + _publication (run id, times, row counts)
+      versions/<id>/marts/<mart>.parquet   the same rows; zstd; key-value metadata petpro.run_id
+      versions/<id>/publication.json       the record (run id, version, times, row counts)
+      .lock                                held by the publisher (flock) from cleanup to prune
 
-Every file is written under a temporary name, fsynced, and renamed; so a reader sees the
-old publication or the new one, never a half-written file. A reader that wants several
-Parquet files of *one* publication resolves the ``marts`` symlink once (``os.path.realpath``)
-and reads from that folder; the last few versions are kept so such a reader is not cut
-short. A publication that fails part-way leaves the previous one byte-identical.
+A version is written under a hidden temporary name (``versions/.<id>.tmp``), fsynced and
+renamed into place whole; then one ``os.replace`` of the ``current`` link publishes it. That
+is the only step readers can observe, so a crash anywhere leaves every reader — of the DuckDB
+file or of the Parquet files — on the old publication or on the new one, never on a mix.
+
+Housekeeping happens under the lock, so nothing it finds can belong to a running publisher:
+
+- *leftovers* of a crashed publish — hidden entries (temporary version directories, links,
+  versions renamed aside for deletion) and *orphans* (complete versions newer than
+  ``current``, renamed into place but never switched in) — are removed at the start of the
+  next publish; they never count as kept versions;
+- *retention*: the newest ``keep_versions`` published versions stay (the current one always),
+  so a reader that resolved ``current`` a moment ago can finish;
+- *erasure*: an older version that still holds a customer the new publication no longer has
+  (a customer erased from the source) is deleted as soon as the new one is current;
+- *migration*: a home published by the earlier layout (``published/warehouse.duckdb`` file
+  and ``published/marts`` link, switched in two renames) is converted by the next publish.
 
 This module is a plain library (no Dagster): the ``published_warehouse`` asset calls it.
 """
 
 from __future__ import annotations
 
-import contextlib
+import fcntl
 import json
 import os
+import re
 import shutil
 import time
 import uuid
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 
 from petpro.durability import fsync_dir, fsync_file
 from petpro.errors import PetProError
+from petpro.publication import (
+    CURRENT,
+    DATABASE_FILE,
+    MARTS_DIR,
+    PUBLICATION_TABLE,
+    RECORD_FILE,
+    RUN_ID_KEY,
+    VERSIONS,
+    PublicationRecord,
+    current_version,
+    quote_ident,
+    quote_literal,
+)
+from petpro.publication import read_publication as _read_publication
 from petpro.settings import Settings
-from petpro.vocabulary import CONTRACT_MARTS
+from petpro.vocabulary import CONTRACT_MARTS, CUSTOMER_LEVEL_MARTS
 
-PUBLICATION_TABLE = "_publication"
-PUBLICATION_JSON = "_publication.json"
-RUN_ID_KEY = "petpro.run_id"
 DEFAULT_KEEP_VERSIONS = 4
+LOCK_FILE = ".lock"
+_VERSION_TIME = "%Y%m%dT%H%M%S%fZ"
 
 
 class PublishError(PetProError):
@@ -52,26 +80,44 @@ class PublishError(PetProError):
 
 
 @dataclass(frozen=True)
-class Publication:
-    """What a publication put in place."""
+class PublishResult:
+    """What one call of :func:`publish` put in place and what it cleaned up."""
 
-    run_id: str
-    version: str
-    published_at: datetime
-    high_water_mark: datetime | None
-    row_counts: dict[str, int]
-    database: Path
-    marts_dir: Path
+    record: PublicationRecord
+    version_dir: Path
     seconds: float
-    missing_contract_marts: tuple[str, ...] = field(default_factory=tuple)
+    missing_contract_marts: tuple[str, ...] = ()
+    cleaned: tuple[str, ...] = ()  # leftovers of crashed publishes (and of the old layout)
+    pruned: tuple[str, ...] = ()  # versions beyond retention
+    erased: tuple[str, ...] = ()  # versions holding customers the new one no longer has
 
+    @property
+    def run_id(self) -> str:
+        return self.record.run_id
 
-def _quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
+    @property
+    def version(self) -> str:
+        return self.record.version
 
+    @property
+    def published_at(self) -> datetime:
+        return self.record.published_at
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+    @property
+    def high_water_mark(self) -> datetime | None:
+        return self.record.high_water_mark
+
+    @property
+    def row_counts(self) -> dict[str, int]:
+        return self.record.row_counts
+
+    @property
+    def database(self) -> Path:
+        return self.version_dir / DATABASE_FILE
+
+    @property
+    def marts_dir(self) -> Path:
+        return self.version_dir / MARTS_DIR
 
 
 def build_marts(build_db: Path) -> list[str]:
@@ -98,15 +144,269 @@ def lake_high_water_mark(settings: Settings) -> datetime | None:
     with duckdb.connect() as con:
         con.execute("set TimeZone = 'UTC'")
         value = con.execute(
-            f'select max("timestamp") from read_parquet({_literal(pattern)}, hive_partitioning = false)'
+            f'select max("timestamp") from read_parquet({quote_literal(pattern)}, hive_partitioning = false)'
         ).fetchone()[0]
     if value is None:
         return None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def _version_id(run_id: str, now: datetime) -> str:
-    return f"{now.strftime('%Y%m%dT%H%M%S%fZ')}-{run_id[:8]}"
+def read_publication(settings: Settings) -> PublicationRecord | None:
+    """The current publication's record (None before any): :func:`petpro.publication.read_publication`."""
+    return _read_publication(settings.published_dir)
+
+
+# ---- the tree ---------------------------------------------------------------------------
+@contextmanager
+def _publisher_lock(published: Path) -> Iterator[None]:
+    """Exclusive ``flock`` on ``published/.lock``; the kernel drops it when the process dies."""
+    published.mkdir(parents=True, exist_ok=True)
+    with (published / LOCK_FILE).open("a") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _is_complete(path: Path) -> bool:
+    """A version renamed into place: both forms and the record are there (dot names never)."""
+    return (
+        not path.name.startswith(".")
+        and path.is_dir()
+        and not path.is_symlink()
+        and (path / DATABASE_FILE).is_file()
+        and (path / RECORD_FILE).is_file()
+    )
+
+
+def _remove(path: Path) -> None:
+    """Delete a file, link or directory; a directory is renamed aside first (hidden name), so
+    a crash half-way leaves a leftover the next publish removes, never a half version."""
+    if path.is_symlink() or not path.is_dir():
+        path.unlink(missing_ok=True)
+        return
+    aside = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.old"
+    os.rename(path, aside)
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def _current_name(published: Path) -> str | None:
+    """The version ``current`` points at, when the new layout is in place."""
+    version = current_version(published)
+    if version is None or version.legacy:
+        return None
+    return version.name
+
+
+def remove_leftovers(settings: Settings) -> list[str]:
+    """Remove what crashed publishes left: hidden temporaries and orphan versions (lock held).
+
+    An orphan is a complete version newer than ``current`` (or any complete version when
+    nothing is current): it was renamed into place but never switched in. Version ids only
+    grow, so every version older than ``current`` was current once.
+    """
+    published = settings.published_dir
+    versions_dir = published / VERSIONS
+    removed: list[str] = []
+    if published.is_dir():
+        for entry in published.iterdir():
+            if entry.name.startswith(".") and entry.name != LOCK_FILE:
+                _remove(entry)
+                removed.append(entry.name)
+    if not versions_dir.is_dir():
+        return removed
+    current = _current_name(published)
+    for entry in sorted(versions_dir.iterdir()):
+        hidden = entry.name.startswith(".")
+        orphan = _is_complete(entry) and (current is None or entry.name > current)
+        if hidden or orphan:
+            _remove(entry)
+            removed.append(f"{VERSIONS}/{entry.name}")
+    if removed:
+        fsync_dir(versions_dir)
+    return removed
+
+
+def _retire_legacy(published: Path) -> list[str]:
+    """Remove the earlier layout's ``warehouse.duckdb`` file and ``marts`` link (after the switch)."""
+    removed = []
+    for name in (DATABASE_FILE, MARTS_DIR):
+        entry = published / name
+        if entry.exists() or entry.is_symlink():
+            _remove(entry)
+            removed.append(name)
+    if removed:
+        fsync_dir(published)
+    return removed
+
+
+def prune_versions(settings: Settings, *, keep: int = DEFAULT_KEEP_VERSIONS) -> list[str]:
+    """Keep the newest ``keep`` published versions (the current one always); delete the rest.
+
+    Anything else in ``versions/`` — folders of the earlier layout (Parquet only) or versions
+    newer than ``current`` — is not a published version and is removed too.
+    """
+    published = settings.published_dir
+    versions_dir = published / VERSIONS
+    current = _current_name(published)
+    if current is None or not versions_dir.is_dir():
+        return []
+    entries = sorted(versions_dir.iterdir())
+    published_versions = [e.name for e in entries if _is_complete(e) and e.name <= current]
+    kept = set(published_versions[-max(keep, 1) :]) | {current}
+    doomed = [e for e in entries if e.name not in kept and not e.name.startswith(".")]
+    for entry in doomed:
+        _remove(entry)
+    if doomed:
+        fsync_dir(versions_dir)
+    return [e.name for e in doomed]
+
+
+def _customer_level_marts(con: duckdb.DuckDBPyConnection, catalog: str) -> list[str]:
+    rows = con.execute(
+        "select table_name from information_schema.columns where table_catalog = ? "
+        "and table_schema = 'main' and column_name = 'customer_id'",
+        [catalog],
+    ).fetchall()
+    return sorted(r[0] for r in rows if r[0] in CUSTOMER_LEVEL_MARTS)
+
+
+def prune_erased(settings: Settings) -> list[str]:
+    """Delete every older version holding a customer the current publication no longer has.
+
+    Customers leave the marts when they are erased from the source (privacy erasure); the
+    customer ids of the customer-level marts of each kept version are compared with those of
+    the current one, and a version holding any id the current one lacks is removed at once
+    rather than waiting for retention.
+    """
+    published = settings.published_dir
+    version = current_version(published)
+    if version is None or version.legacy:
+        return []
+    others = [
+        p
+        for p in sorted((published / VERSIONS).iterdir())
+        if _is_complete(p) and p.name != version.name
+    ]
+    if not others:
+        return []
+    doomed: list[Path] = []
+    with duckdb.connect() as con:
+        con.execute(f"attach {quote_literal(str(version.database))} as cur (read_only)")
+        marts = _customer_level_marts(con, "cur")
+        if not marts:
+            return []
+        union = " union ".join(
+            f"select customer_id::varchar as id from cur.main.{quote_ident(m)}" for m in marts
+        )
+        con.execute(f"create temp table kept as {union}")
+        for other in others:
+            try:
+                con.execute(
+                    f"attach {quote_literal(str(other / DATABASE_FILE))} as old (read_only)"
+                )
+            except duckdb.Error:
+                doomed.append(other)  # unreadable: it cannot be shown to be free of them
+                continue
+            try:
+                for mart in _customer_level_marts(con, "old"):
+                    gone = con.execute(
+                        f"select exists (select 1 from old.main.{quote_ident(mart)} as t "
+                        "anti join kept on t.customer_id::varchar = kept.id)"
+                    ).fetchone()[0]
+                    if gone:
+                        doomed.append(other)
+                        break
+            finally:
+                con.execute("detach old")
+    for path in doomed:
+        _remove(path)
+    if doomed:
+        fsync_dir(published / VERSIONS)
+    return [p.name for p in doomed]
+
+
+# ---- one publication --------------------------------------------------------------------
+def _version_id(run_id: str, now: datetime, after: str | None) -> str:
+    """``<UTC time>-<run id prefix>``, strictly after ``after`` even if the clock went back."""
+    stamp = now.astimezone(UTC)
+    if after is not None:
+        with_time = after.split("-", 1)[0]
+        try:
+            last = datetime.strptime(with_time, _VERSION_TIME).replace(tzinfo=UTC)
+        except ValueError:
+            last = None
+        if last is not None and stamp <= last:
+            stamp = last + timedelta(microseconds=1)
+    tag = re.sub(r"[^A-Za-z0-9_]", "_", run_id)[:8]
+    return f"{stamp.strftime(_VERSION_TIME)}-{tag}"
+
+
+def _write_version(
+    folder: Path,
+    build_db: Path,
+    marts: list[str],
+    *,
+    run_id: str,
+    version: str,
+    published_at: datetime,
+    high_water_mark: datetime | None,
+) -> PublicationRecord:
+    """Fill ``folder`` with the DuckDB file, the Parquet marts and the record; fsync it all."""
+    marts_dir = folder / MARTS_DIR
+    marts_dir.mkdir(parents=True)
+    database = folder / DATABASE_FILE
+    row_counts: dict[str, int] = {}
+    with duckdb.connect(str(database)) as con:
+        con.execute("set TimeZone = 'UTC'")
+        con.execute(f"attach {quote_literal(str(build_db))} as build (read_only)")
+        for mart in marts:
+            q = quote_ident(mart)
+            con.execute(f"create table main.{q} as select * from build.main.{q}")
+            row_counts[mart] = con.execute(f"select count(*) from main.{q}").fetchone()[0]
+        con.execute("detach build")
+        con.execute(
+            f"create table {PUBLICATION_TABLE} (published_at timestamptz, "
+            "high_water_mark timestamptz, run_id varchar, mart varchar, row_count bigint)"
+        )
+        con.executemany(
+            f"insert into {PUBLICATION_TABLE} values (?, ?, ?, ?, ?)",
+            [(published_at, high_water_mark, run_id, m, n) for m, n in row_counts.items()],
+        )
+        # Parquet from the same tables, so both forms of a publication hold the same rows.
+        for mart in marts:
+            target = marts_dir / f"{mart}.parquet"
+            con.execute(
+                f"copy main.{quote_ident(mart)} to {quote_literal(str(target))} (format parquet, "
+                f"compression zstd, kv_metadata {{{quote_ident(RUN_ID_KEY)}: "
+                f"{quote_literal(run_id)}}})"
+            )
+        con.execute("checkpoint")
+    record = PublicationRecord(run_id, version, published_at, high_water_mark, row_counts)
+    (folder / RECORD_FILE).write_text(json.dumps(record.to_json(), indent=2) + "\n")
+    for path in marts_dir.iterdir():
+        fsync_file(path)
+    fsync_dir(marts_dir)
+    fsync_file(database)
+    fsync_file(folder / RECORD_FILE)
+    fsync_dir(folder)
+    return record
+
+
+def _switch_current(published: Path, version: str) -> None:
+    """Point ``current`` at ``versions/<version>``: the one step readers can observe."""
+    link = published / CURRENT
+    if link.exists() and not link.is_symlink():
+        raise PublishError(
+            f"{link} is not a symlink: move it away, then publish again with `petpro refresh`"
+        )
+    tmp = published / f".{CURRENT}.{version}.tmp"
+    tmp.unlink(missing_ok=True)
+    # Relative target: the tree stays valid if PETPRO_HOME is moved or mounted elsewhere.
+    tmp.symlink_to(Path(VERSIONS) / version, target_is_directory=True)
+    os.replace(tmp, link)
+    fsync_dir(published)
 
 
 def publish(
@@ -115,12 +415,13 @@ def publish(
     run_id: str | None = None,
     high_water_mark: datetime | None = None,
     keep_versions: int = DEFAULT_KEEP_VERSIONS,
-) -> Publication:
-    """Copy every mart of ``build.duckdb`` into ``published/`` and swap it in atomically.
+    published_at: datetime | None = None,
+) -> PublishResult:
+    """Copy every mart of ``build.duckdb`` into a new version and switch ``current`` to it.
 
     Call only after every blocking check passed. ``high_water_mark`` defaults to the max
-    activity timestamp in the lake. Raises :class:`PublishError` (previous publication
-    untouched) when there is nothing to publish or a step fails.
+    activity timestamp in the lake, ``published_at`` to now. Raises :class:`PublishError`
+    (previous publication untouched) when there is nothing to publish or a step fails.
     """
     started = time.perf_counter()
     run_id = run_id or uuid.uuid4().hex
@@ -131,152 +432,56 @@ def publish(
         )
     if high_water_mark is None:
         high_water_mark = lake_high_water_mark(settings)
-    now = datetime.now(UTC)
-    version = _version_id(run_id, now)
+    stamp = published_at or datetime.now(UTC)
 
     published = settings.published_dir
-    versions_dir = published / "versions"
-    versions_dir.mkdir(parents=True, exist_ok=True)
-    tmp_version = versions_dir / f".{version}.tmp"
-    version_dir = versions_dir / version
-    tmp_db = published / f".warehouse.{version}.tmp.duckdb"
-    row_counts: dict[str, int] = {}
-    try:
-        marts_dir = tmp_version / "marts"
-        marts_dir.mkdir(parents=True)
-        with duckdb.connect(str(tmp_db)) as con:
-            con.execute("set TimeZone = 'UTC'")
-            con.execute(f"attach {_literal(str(settings.build_db))} as build (read_only)")
-            for mart in marts:
-                q = _quote(mart)
-                con.execute(f"create table main.{q} as select * from build.main.{q}")
-                row_counts[mart] = con.execute(f"select count(*) from main.{q}").fetchone()[0]
-            con.execute("detach build")
-            con.execute(
-                f"create table {PUBLICATION_TABLE} (published_at timestamptz, "
-                "high_water_mark timestamptz, run_id varchar, mart varchar, row_count bigint)"
+    versions_dir = published / VERSIONS
+    with _publisher_lock(published):
+        cleaned = remove_leftovers(settings)
+        versions_dir.mkdir(parents=True, exist_ok=True)
+        newest = max((p.name for p in versions_dir.iterdir() if _is_complete(p)), default=None)
+        version = _version_id(run_id, stamp, newest)
+        tmp = versions_dir / f".{version}.tmp"
+        try:
+            record = _write_version(
+                tmp,
+                settings.build_db,
+                marts,
+                run_id=run_id,
+                version=version,
+                published_at=stamp,
+                high_water_mark=high_water_mark,
             )
-            con.executemany(
-                f"insert into {PUBLICATION_TABLE} values (?, ?, ?, ?, ?)",
-                [(now, high_water_mark, run_id, m, n) for m, n in row_counts.items()],
-            )
-            # Parquet from the same tables, so both forms of a publication hold the same rows.
-            for mart in marts:
-                target = marts_dir / f"{mart}.parquet"
-                con.execute(
-                    f"copy main.{_quote(mart)} to {_literal(str(target))} (format parquet, "
-                    f"compression zstd, kv_metadata {{{_quote(RUN_ID_KEY)}: {_literal(run_id)}}})"
-                )
-            con.execute("checkpoint")
-        manifest = {
-            "run_id": run_id,
-            "version": version,
-            "published_at": now.isoformat(),
-            "high_water_mark": high_water_mark.isoformat() if high_water_mark else None,
-            "marts": row_counts,
-        }
-        (marts_dir / PUBLICATION_JSON).write_text(json.dumps(manifest, indent=2))
-        for path in marts_dir.iterdir():
-            fsync_file(path)
-        fsync_dir(marts_dir)
-        fsync_file(tmp_db)
-        tmp_version.rename(version_dir)
-        fsync_dir(versions_dir)
-    except Exception as exc:
-        shutil.rmtree(tmp_version, ignore_errors=True)
-        with contextlib.suppress(FileNotFoundError):
-            tmp_db.unlink()
-        if isinstance(exc, PetProError):
-            raise
-        raise PublishError(
-            f"publishing the marts failed ({type(exc).__name__}: {exc}); the previous "
-            "publication is unchanged"
-        ) from exc
+            os.rename(tmp, versions_dir / version)
+            fsync_dir(versions_dir)
+        except Exception as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if isinstance(exc, PetProError):
+                raise
+            raise PublishError(
+                f"publishing the marts failed ({type(exc).__name__}: {exc}); the previous "
+                "publication is unchanged"
+            ) from exc
 
-    # The swap: two renames, each atomic; readers of either form see old or new, whole.
-    _swap_marts_link(published, version)
-    os.replace(tmp_db, settings.published_db)
-    fsync_dir(published)
-    prune_versions(settings, keep=keep_versions)
-    return Publication(
-        run_id=run_id,
-        version=version,
-        published_at=now,
-        high_water_mark=high_water_mark,
-        row_counts=row_counts,
-        database=settings.published_db,
-        marts_dir=settings.published_marts_dir,
+        _switch_current(published, version)
+
+        # Published. What follows only removes files readers no longer reach through
+        # `current`; whatever a failure here leaves behind, the next publish retries.
+        try:
+            cleaned += _retire_legacy(published)
+            pruned = prune_versions(settings, keep=keep_versions)
+            erased = prune_erased(settings)
+        except (OSError, duckdb.Error) as exc:
+            raise PublishError(
+                f"published version {version}, but removing older versions failed "
+                f"({type(exc).__name__}: {exc}); the next publish retries it"
+            ) from exc
+    return PublishResult(
+        record=record,
+        version_dir=versions_dir / version,
         seconds=time.perf_counter() - started,
-        missing_contract_marts=tuple(m for m in CONTRACT_MARTS if m not in row_counts),
-    )
-
-
-def _swap_marts_link(published: Path, version: str) -> None:
-    link = published / "marts"
-    if link.exists() and not link.is_symlink():
-        # A plain folder from an older layout: move it aside so the symlink can take its place.
-        link.rename(published / "versions" / f"legacy-{uuid.uuid4().hex[:8]}")
-    tmp_link = published / f".marts.{version}.tmp"
-    with contextlib.suppress(FileNotFoundError):
-        tmp_link.unlink()
-    # Relative target: the tree stays valid if PETPRO_HOME is moved.
-    tmp_link.symlink_to(Path("versions") / version / "marts", target_is_directory=True)
-    os.replace(tmp_link, link)
-
-
-def current_version(settings: Settings) -> str | None:
-    """The version folder the ``published/marts`` link points at (None before any)."""
-    link = settings.published_marts_dir
-    if not link.is_symlink():
-        return None
-    return Path(os.readlink(link)).parent.name
-
-
-def prune_versions(settings: Settings, *, keep: int = DEFAULT_KEEP_VERSIONS) -> list[str]:
-    """Delete all but the newest ``keep`` version folders (never the current one)."""
-    versions_dir = settings.published_dir / "versions"
-    if not versions_dir.is_dir():
-        return []
-    current = current_version(settings)
-    names = sorted(
-        p.name for p in versions_dir.iterdir() if p.is_dir() and not p.name.startswith(".")
-    )
-    doomed = [n for n in names[: max(len(names) - keep, 0)] if n != current]
-    for name in doomed:
-        shutil.rmtree(versions_dir / name, ignore_errors=True)
-    return doomed
-
-
-@dataclass(frozen=True)
-class PublicationInfo:
-    """What ``published/warehouse.duckdb`` says about itself."""
-
-    run_id: str
-    published_at: datetime
-    high_water_mark: datetime | None
-    row_counts: dict[str, int]
-
-    def age_hours(self, now: datetime | None = None) -> float:
-        now = now or datetime.now(UTC)
-        return (now - self.published_at).total_seconds() / 3600
-
-
-def read_publication(settings: Settings) -> PublicationInfo | None:
-    """The ``_publication`` record of the published database (None when nothing is published)."""
-    path = settings.published_db
-    if not path.exists():
-        return None
-    with duckdb.connect(str(path), read_only=True) as con:
-        con.execute("set TimeZone = 'UTC'")
-        rows = con.execute(
-            f"select run_id, published_at, high_water_mark, mart, row_count from {PUBLICATION_TABLE}"
-        ).fetchall()
-    if not rows:
-        return None
-    first = rows[0]
-    return PublicationInfo(
-        run_id=first[0],
-        published_at=first[1],
-        high_water_mark=first[2],
-        row_counts={r[3]: int(r[4]) for r in rows},
+        missing_contract_marts=tuple(m for m in CONTRACT_MARTS if m not in record.row_counts),
+        cleaned=tuple(cleaned),
+        pruned=tuple(pruned),
+        erased=tuple(erased),
     )

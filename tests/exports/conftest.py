@@ -1,10 +1,10 @@
 """Fixtures of the export tests: a hand-built publication in a private ``PETPRO_HOME``.
 
 The real pipeline (seed → ingest → dbt → publish) is not needed to test exports:
-``tests/exports/publication.py`` writes a real DuckDB file at ``settings.published_db`` holding
-every mart of the data contract with exactly its column names and DuckDB types, a few
-hand-written rows each (hostile and Unicode text included), the ``_publication`` table and the
-``published/marts/*.parquet`` copies. No PostgreSQL is started for these tests.
+``tests/exports/publication.py`` writes every mart of the data contract with exactly its column
+names and DuckDB types and a few hand-written rows each (hostile and Unicode text included)
+into a build database and publishes it with the real publisher. No PostgreSQL is started for
+these tests.
 """
 
 from __future__ import annotations

@@ -25,8 +25,13 @@ def published_mart(published_db: Path, mart: str, where: str = "") -> pa.Table:
 
 
 def safe(value: Any) -> Any:
-    """What a text cell must look like in CSV/XLSX (OWASP: leading quote before =+-@ TAB CR)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+    """What a text cell must look like in CSV/XLSX (OWASP: leading quote before =+-@ TAB CR,
+    and before =+-@ that follow leading whitespace, which spreadsheets skip)."""
+    if not isinstance(value, str):
+        return value
+    if value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    if value.lstrip(" \t\n\v\f\r\xa0")[:1] in ("=", "+", "-", "@") and value[:1].isspace():
         return "'" + value
     return value
 

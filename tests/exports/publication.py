@@ -1,10 +1,10 @@
-"""A hand-built publication for the export tests, written like the publisher writes one.
+"""A hand-built publication for the export tests, published by the real publisher.
 
-``build_publication`` writes a real DuckDB file at ``settings.published_db`` (to a temporary
-name, then renamed) with every mart of the shared data contract — exact column names and DuckDB
-types — and a few hand-written rows each, hostile and Unicode text included; the
-``_publication`` table; and the ``published/marts/*.parquet`` copies. The expected numbers in
-the tests are computed by hand from these rows.
+``build_publication`` writes every mart of the shared data contract — exact column names and
+DuckDB types — with a few hand-written rows each, hostile and Unicode text included, into the
+home's ``build.duckdb``, then publishes it with :func:`warehouse.publish.publish` (a new
+version directory with the DuckDB file, the Parquet copies and the record, switched in through
+``published/current``). The expected numbers in the tests are computed by hand from these rows.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 
 from petpro.settings import Settings
+from warehouse.publish import publish
 
 HWM = datetime(2024, 3, 20, 15, 30, tzinfo=UTC)
 PUBLISHED_AT = datetime(2024, 3, 20, 16, 0, tzinfo=UTC)
@@ -28,6 +29,12 @@ HOSTILE = [
     "@SUM(A1)",
     "\tcmd",
     "\rcmd",
+    # A formula character after leading whitespace: spreadsheets skip the whitespace.
+    "\n=1+1",
+    "\t+1",
+    "\r-1",
+    "  @SUM(A1)",
+    "\n\t=cmd",
 ]
 UNICODE = ["São Paulo", "東京", "🐶 grooming"]
 
@@ -88,6 +95,11 @@ MARTS: dict[str, tuple[str, list[str]]] = {
             "('city', '@SUM(A1)', 'EUR', 1, 0.025, 1, 2, 40.00)",
             "('city', chr(9) || 'cmd', 'EUR', 1, 0.025, 0, 1, 10.00)",
             "('city', chr(13) || 'cmd', 'EUR', 1, 0.025, 1, 1, 12.00)",
+            "('city', chr(10) || '=1+1', 'EUR', 1, 0.025, 0, 0, 1.00)",
+            "('city', chr(9) || '+1', 'EUR', 1, 0.025, 0, 0, 2.00)",
+            "('city', chr(13) || '-1', 'EUR', 1, 0.025, 0, 0, 3.00)",
+            "('city', '  @SUM(A1)', 'EUR', 1, 0.025, 0, 0, 4.00)",
+            "('city', chr(10) || chr(9) || '=cmd', 'EUR', 1, 0.025, 0, 0, 5.00)",
             "('city', 'São Paulo', 'BRL', 5, 0.125, 3, 6, 899.99)",
             "('city', '東京', 'JPY', 4, 0.1, 2, 3, 12000.00)",
             "('city', 'Berlin, \"Mitte\"' || chr(10) || 'Nord', 'EUR', 2, 0.05, 1, 1, 0.00)",
@@ -187,33 +199,20 @@ def build_publication(
     published_at: datetime = PUBLISHED_AT,
     high_water_mark: datetime = HWM,
 ) -> Path:
-    """Write ``published/warehouse.duckdb`` (+ ``marts/*.parquet``) the way the publisher does:
-    to a temporary file, then renamed into place."""
-    settings.published_marts_dir.mkdir(parents=True, exist_ok=True)
-    tmp = settings.published_dir / f".tmp-{run_id}.duckdb"
-    tmp.unlink(missing_ok=True)
-    con = duckdb.connect(str(tmp))
+    """Write the marts into ``build.duckdb`` and publish them; return the version directory."""
+    settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
+    settings.build_db.unlink(missing_ok=True)
+    con = duckdb.connect(str(settings.build_db))
     try:
-        con.execute(
-            "create table _publication (published_at TIMESTAMPTZ, high_water_mark TIMESTAMPTZ, "
-            "run_id VARCHAR, mart VARCHAR, row_count BIGINT)"
-        )
         for mart, (ddl, rows) in MARTS.items():
             con.execute(f"create table {mart} ({ddl})")
             # Inserted in a scrambled order so that the exporter's ordering is exercised.
             for row in reversed(rows):
                 con.execute(f"insert into {mart} values {row}")
-            count = con.execute(f"select count(*) from {mart}").fetchone()[0]
-            con.execute(
-                "insert into _publication values (?, ?, ?, ?, ?)",
-                [published_at, high_water_mark, run_id, mart, count],
-            )
-            con.execute(
-                f"copy {mart} to '{settings.published_marts_dir / (mart + '.parquet')}' "
-                "(format parquet, compression zstd)"
-            )
         con.execute("checkpoint")
     finally:
         con.close()
-    tmp.replace(settings.published_db)
-    return settings.published_db
+    result = publish(
+        settings, run_id=run_id, published_at=published_at, high_water_mark=high_water_mark
+    )
+    return result.version_dir

@@ -132,24 +132,26 @@ READER = textwrap.dedent(
     while time.time() < end:
         loops += 1
         try:
-            with duckdb.connect(os.path.join(published, "warehouse.duckdb"), read_only=True) as con:
+            # Resolve `current` once; read the DuckDB file, the Parquet files and the record
+            # of that one version.
+            folder = os.path.join(published, os.readlink(os.path.join(published, "current")))
+            record = json.load(open(os.path.join(folder, "publication.json")))
+            with duckdb.connect(os.path.join(folder, "warehouse.duckdb"), read_only=True) as con:
                 rows = con.execute("select run_id, mart, row_count from _publication").fetchall()
                 runs = {r[0] for r in rows}
-                if len(runs) != 1:
-                    errors.append(f"mixed _publication {runs}")
+                if runs != {record["run_id"]}:
+                    errors.append(f"_publication {runs} vs record {record['run_id']}")
                 for run, mart, count in rows:
                     got = con.execute(f'select count(*) from "{mart}"').fetchone()[0]
                     if got != count:
                         errors.append(f"db {mart}: {got} rows, _publication says {count}")
                 db_runs |= runs
-            folder = os.path.realpath(os.path.join(published, "marts"))
-            manifest = json.load(open(os.path.join(folder, "_publication.json")))
-            for mart, count in manifest["marts"].items():
-                meta = pq.read_metadata(os.path.join(folder, mart + ".parquet"))
+            for mart, count in record["marts"].items():
+                meta = pq.read_metadata(os.path.join(folder, "marts", mart + ".parquet"))
                 run = meta.metadata[b"petpro.run_id"].decode()
-                if run != manifest["run_id"] or meta.num_rows != count:
-                    errors.append(f"parquet {mart}: run {run} rows {meta.num_rows} vs {manifest}")
-            pq_runs.add(manifest["run_id"])
+                if run != record["run_id"] or meta.num_rows != count:
+                    errors.append(f"parquet {mart}: run {run} rows {meta.num_rows} vs {record}")
+            pq_runs.add(record["run_id"])
         except Exception as exc:
             errors.append(f"{type(exc).__name__}: {exc}")
     print(json.dumps({"errors": errors[:20], "db": sorted(db_runs), "pq": sorted(pq_runs), "loops": loops}))
@@ -186,7 +188,7 @@ def test_publication_is_atomic_for_readers(pipeline: Pipeline, tmp_path: Path) -
     # Old versions are pruned, the current one kept.
     versions = [p for p in (settings.published_dir / "versions").iterdir() if p.is_dir()]
     assert 1 <= len(versions) <= 4
-    assert os.path.realpath(settings.published_marts_dir).endswith("/marts")
+    assert Path(os.path.realpath(settings.published_dir / "current")) in versions
 
 
 def _partition_file(settings: Settings, day: date) -> Path:
@@ -292,11 +294,11 @@ def test_backfill_activities_reextracts_exactly_the_range(pipeline: Pipeline) ->
 
 
 def _snapshot(published: Path) -> dict[str, bytes]:
-    files = {"warehouse.duckdb": (published / "warehouse.duckdb").read_bytes()}
-    files["marts ->"] = os.readlink(published / "marts").encode()
-    folder = Path(os.path.realpath(published / "marts"))
-    for path in sorted(folder.iterdir()):
-        files[f"marts/{path.name}"] = path.read_bytes()
+    files = {"current ->": os.readlink(published / "current").encode()}
+    folder = Path(os.path.realpath(published / "current"))
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            files[str(path.relative_to(folder))] = path.read_bytes()
     return files
 
 

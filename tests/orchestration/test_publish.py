@@ -43,20 +43,23 @@ def test_publish_copies_only_marts_with_publication_record(home: Settings) -> No
     meta = pq.read_metadata(home.published_marts_dir / "mart_b.parquet")
     assert meta.metadata[b"petpro.run_id"] == b"run-1"
     assert meta.row_group(0).column(0).compression == "ZSTD"
-    assert home.published_marts_dir.is_symlink()
+    assert (home.published_dir / "current").is_symlink()
     assert pub.row_counts == {"mart_a": 5, "mart_b": 1}
 
 
 def test_failed_publication_leaves_previous_untouched(home: Settings) -> None:
     publish(home, run_id="good")
-    before = home.published_db.read_bytes(), os.readlink(home.published_marts_dir)
+    current = home.published_dir / "current"
+    before = home.published_db.read_bytes(), os.readlink(current)
     with duckdb.connect(str(home.build_db)) as con:
         con.execute("drop table mart_a")
         con.execute("drop table mart_b")
     with pytest.raises(PublishError):
         publish(home, run_id="bad")
-    assert (home.published_db.read_bytes(), os.readlink(home.published_marts_dir)) == before
-    assert not [p for p in home.published_dir.iterdir() if p.name.startswith(".")]
+    assert (home.published_db.read_bytes(), os.readlink(current)) == before
+    hidden = [p.name for p in home.published_dir.iterdir() if p.name.startswith(".")]
+    hidden += [p.name for p in (home.published_dir / "versions").iterdir() if p.name[0] == "."]
+    assert hidden == [".lock"]
 
 
 def test_freshness_check_flags_publications_older_than_26_hours(home: Settings) -> None:

@@ -1,8 +1,8 @@
 """Fixtures of the serving tests: a hand-made publication and export, settings, tokens, a server.
 
-The publication is a real DuckDB file with every published mart, the two customer-level
-marts and ``_publication``, filled with six hand-written customers (C1..C6) whose activity
-is listed below. The expectations in the tests were computed by hand from these rows (see
+The publication holds every published mart, the two customer-level marts included, filled
+with six hand-written customers (C1..C6) whose activity is listed below; the real publisher
+puts it in place. The expectations in the tests were computed by hand from these rows (see
 the comments there), not by the code under test. The small marts that are not derived
 (retention, service usage, demographics, …) are written out literally; growth, activity and
 active-user marts are aggregated from the hand rows in the fixture with plain SQL so that
@@ -14,20 +14,19 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import os
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from petpro.settings import Settings, get_settings
-from petpro.vocabulary import CONTRACT_MARTS
+from warehouse.publish import publish
 
 HWM = "2024-04-10 12:00:00+00"
 JWT_SECRET = "test-jwt-secret-0123456789abcdef0123456789abcdef"
@@ -108,17 +107,16 @@ DEMOGRAPHICS = [
     ("device_type", "mobile", "USD", 3, 2, 5, "170.00"),
 ]
 
-MARTS = list(CONTRACT_MARTS)
-
 
 def build_publication(
-    path: Path, run_id: str = "run-1", extra_daily: list[tuple[str, str, str, int]] | None = None
-) -> None:
-    """Write a complete published warehouse to ``path`` (atomically: temp file + replace)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{run_id}.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.unlink(missing_ok=True)
-    con = duckdb.connect(str(tmp))
+    settings: Settings,
+    run_id: str = "run-1",
+    extra_daily: list[tuple[str, str, str, int]] | None = None,
+) -> Path:
+    """Write every mart into ``build.duckdb`` and publish it with the real publisher."""
+    settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
+    settings.build_db.unlink(missing_ok=True)
+    con = duckdb.connect(str(settings.build_db))
     try:
         con.execute("set timezone = 'UTC'")
         con.execute(
@@ -258,20 +256,11 @@ def build_publication(
                (DATE '2024-02-01', 3::BIGINT, 1::BIGINT, 1.0 / 3))
                t(month, booking_customers, repeat_customers, repeat_rate)"""
         )
-        con.execute(
-            """create table _publication (published_at TIMESTAMPTZ, high_water_mark TIMESTAMPTZ,
-               run_id VARCHAR, mart VARCHAR, row_count BIGINT)"""
-        )
-        for mart in MARTS:
-            n = con.execute(f"select count(*) from {mart}").fetchone()[0]
-            con.execute(
-                "insert into _publication values (now(), ?::TIMESTAMPTZ, ?, ?, ?)",
-                [HWM, run_id, mart, n],
-            )
         con.execute("checkpoint")
     finally:
         con.close()
-    os.replace(tmp, path)
+    hwm = datetime.fromisoformat(HWM)
+    return publish(settings, run_id=run_id, high_water_mark=hwm).version_dir
 
 
 def build_exports(exports_dir: Path, day: str = "2024-04-10") -> dict[str, str]:
@@ -349,7 +338,7 @@ def serving_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Setting
 
 @pytest.fixture
 def published(serving_settings: Settings) -> Served:
-    build_publication(serving_settings.published_db)
+    build_publication(serving_settings)
     digests = build_exports(serving_settings.exports_dir)
     return Served(serving_settings, digests)
 

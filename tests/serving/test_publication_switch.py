@@ -46,7 +46,7 @@ def test_switch_under_load(live_server, published, fixture_tools, analyst):
         for k in range(1, 6):
             time.sleep(0.3)
             build(
-                published.settings.published_db,
+                published.settings,
                 run_id=f"load-{k}",
                 extra_daily=[(C1, "2024-04-03", "login", k)],
             )
@@ -82,7 +82,7 @@ def test_switch_under_load(live_server, published, fixture_tools, analyst):
 def test_switch_without_restart_testclient(client, published, fixture_tools, analyst):
     assert client.get("/health").json()["run_id"] == "run-1"
     fixture_tools["build_publication"](
-        published.settings.published_db,
+        published.settings,
         run_id="load-2",
         extra_daily=[(C1, "2024-04-03", "login", 2)],
     )

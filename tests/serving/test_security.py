@@ -201,7 +201,7 @@ def test_caching_etag_304(client, analyst, fixture_tools, published):
     )
     assert other.status_code == 200
     # A new publication changes the ETag even when the answer is the same.
-    fixture_tools["build_publication"](published.settings.published_db, run_id="run-2")
+    fixture_tools["build_publication"](published.settings, run_id="run-2")
     after = client.get(GROWTH, params=params, headers={**analyst, "If-None-Match": etag})
     assert after.status_code == 200 and after.headers["etag"] != etag
     assert after.headers["x-publication"] == "run-2"
