@@ -202,7 +202,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.store = store
     cache = ResponseCache(max_entries=1024)
     app.state.cache = cache
-    app.add_middleware(AuditMiddleware, path=settings.audit_log)
+    app.add_middleware(AuditMiddleware, path=settings.audit_log, is_secret=auth.is_api_key)
 
     @app.exception_handler(InvalidRequest)
     async def _invalid(_: Request, exc: InvalidRequest) -> JSONResponse:

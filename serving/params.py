@@ -47,11 +47,23 @@ def parse_day(name: str, value: str, tz: ZoneInfo) -> date:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise InvalidRequest(
-            f"{name}={value!r} is not a date; use YYYY-MM-DD (or an ISO timestamp)"
+            f"{name}={shown(value)} is not a date; use YYYY-MM-DD (or an ISO timestamp)"
         ) from None
     if moment.tzinfo is not None:
-        moment = moment.astimezone(tz)
+        try:
+            moment = moment.astimezone(tz)
+        except OverflowError:  # e.g. 0001-01-01T00:00+05:00 is in year 0 once converted
+            raise InvalidRequest(
+                f"{name}={shown(value)} falls outside the calendar (years 1..9999) in the "
+                f"business time zone {tz.key}; use a date between 0001-01-02 and 9999-12-30"
+            ) from None
     return moment.date()
+
+
+def shown(value: str, limit: int = 60) -> str:
+    """``value`` as it may appear in a one-line error message: repr'd and shortened."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 5]}…' ({len(value)} chars)"
 
 
 def multi(params: QueryParams, name: str) -> list[str]:
@@ -122,7 +134,7 @@ def parse_filters(
         value = params.get(name)
         if value is not None:
             if value not in intervals:
-                raise InvalidRequest(f"{name}={value!r} is not one of {list(intervals)}")
+                raise InvalidRequest(f"{name}={shown(value)} is not one of {list(intervals)}")
             f.interval = value
     types = multi(params, "activity_type")
     if types and not activity_types_allowed:
@@ -150,7 +162,7 @@ def parse_int(params: QueryParams, name: str, default: int, lo: int, hi: int) ->
     try:
         number = int(value)
     except ValueError:
-        raise InvalidRequest(f"{name}={value!r} is not an integer") from None
+        raise InvalidRequest(f"{name}={shown(value)} is not an integer") from None
     if not lo <= number <= hi:
         raise InvalidRequest(f"{name}={number} is outside {lo}..{hi}")
     return number
