@@ -1,4 +1,4 @@
-"""The SQL behind every endpoint: selections and filters over the published marts.
+"""The SQL behind the v2 endpoints: selections and filters over the published marts.
 
 Every metric is defined once, in its dbt model; this module selects and filters:
 
@@ -8,261 +8,21 @@ Every metric is defined once, in its dbt model; this module selects and filters:
   (``mart_customer_segments`` for who is in a segment, ``mart_customer_activity_daily``,
   ``mart_customer_engaged_months``, ``mart_customer_activity_summary``): exact distinct
   counts, never sums of per-segment distinct counts. Whatever combines those counts into a
-  metric (running total, growth rate, rolling window, rate, period bucket) is a dbt macro
-  rendered by :mod:`serving.formulas`, the same one the mart uses.
-- **Compatible** answers reshape mart rows into the original NestJS endpoints' shapes.
-
-SQL text is built only from constants, allow-listed identifiers and rendered dbt macros;
-every request value is a bound parameter.
+  metric (running total, previous period, growth rate, rolling window, rate, period bucket)
+  is a dbt macro rendered by :mod:`serving.formulas`, the same one the mart uses.
 """
 
 from __future__ import annotations
-
-from decimal import Decimal
-from typing import Any
 
 import duckdb
 
 from serving.formulas import formulas
 from serving.params import DIMENSIONS, Filters
-
-Rows = list[dict[str, Any]]
-
-
-def fetch(cur: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> Rows:
-    cur.execute(sql, params or [])
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+from serving.sql import Rows, customers_cte, date_range, fetch, types_filter
 
 
-def _range(column: str, f: Filters, *, floor: str | None = None) -> tuple[str, list[Any]]:
-    """``column`` within [start, end]; with ``floor`` the start moves to its period's start
-    (so the period containing it is reported whole)."""
-    clauses, params = [], []
-    if f.start is not None:
-        start = formulas().period_start(floor, "?::DATE") if floor else "?"
-        clauses.append(f"{column} >= {start}")
-        params.append(f.start)
-    if f.end is not None:
-        clauses.append(f"{column} <= ?")
-        params.append(f.end)
-    return (" and ".join(clauses) or "true"), params
-
-
-def customers_cte(f: Filters) -> tuple[str, list[Any]]:
-    """CTE ``customers(customer_id)``: the customers in every selected segment.
-
-    AND across dimensions (intersect), OR within one (any of its values); with no segment
-    filter, every customer.
-    """
-    if not f.segments:
-        return "customers as (select customer_id from mart_customer_profile)", []
-    parts, params = [], []
-    for dimension, values in f.segments.items():
-        # distinct: a customer has one row per pet species (intersect is distinct anyway).
-        parts.append(
-            "select distinct customer_id from mart_customer_segments "
-            "where dimension = ? and list_contains(?::VARCHAR[], segment)"
-        )
-        params += [dimension, values]
-    return f"customers as ({' intersect '.join(parts)})", params
-
-
-def _types(f: Filters, column: str = "activity_type") -> tuple[str, list[Any]]:
-    if not f.activity_types:
-        return "true", []
-    return f"list_contains(?::VARCHAR[], {column})", [f.activity_types]
-
-
-def _money(value: Decimal | None) -> str | None:
-    return None if value is None else f"{value:.2f}"
-
-
-# ---------------------------------------------------------------------------------------
-# Compatible endpoints (original NestJS service)
-# ---------------------------------------------------------------------------------------
-
-
-def compat_customer_growth(cur: duckdb.DuckDBPyConnection, f: Filters) -> Rows:
-    """New customers per period. The original grouped users created between the dates by the
-    period of their signup; here every period overlapping the range is reported whole (from
-    mart_customer_growth), and, as in the original, only periods with signups."""
-    where, params = _range("period_start", f, floor=f.interval)
-    rows = fetch(
-        cur,
-        f"""select period_start as date, new_customers as count
-            from mart_customer_growth
-            where "interval" = ? and new_customers > 0 and {where}
-            order by period_start""",
-        [f.interval, *params],
-    )
-    return [{"date": r["date"].isoformat(), "count": int(r["count"])} for r in rows]
-
-
-def compat_customer_activity(cur: duckdb.DuckDBPyConnection, f: Filters) -> Rows:
-    """Activities per period and type (customers' activities only, see README)."""
-    where, params = _range("period_start", f, floor=f.interval)
-    types_sql, types_params = _types(f)
-    rows = fetch(
-        cur,
-        f"""select period_start, activity_type, events
-            from mart_customer_activity
-            where "interval" = ? and events > 0 and {where} and {types_sql}
-            order by period_start, activity_type""",
-        [f.interval, *params, *types_params],
-    )
-    return [
-        {
-            "date": r["period_start"].isoformat(),
-            "activity_type": r["activity_type"],
-            "count": int(r["events"]),
-        }
-        for r in rows
-    ]
-
-
-def compat_activity_statistics(cur: duckdb.DuckDBPyConnection, f: Filters) -> Rows:
-    """``/activities/statistics``: the same counts keyed ``period``/``type``/``count``."""
-    return [
-        {"period": r["date"], "type": r["activity_type"], "count": r["count"]}
-        for r in compat_customer_activity(cur, f)
-    ]
-
-
-def compat_demographics(cur: duckdb.DuckDBPyConnection) -> dict[str, Rows]:
-    """Pet types (customers owning each species), last 12 months of signups, top 10 by activity."""
-    # The demographics mart repeats a segment's customer count on each of its currency rows.
-    pets = fetch(
-        cur,
-        """select segment as type, max(customers) as count
-           from mart_customer_demographics
-           where dimension = 'pet_species' and segment <> 'none'
-           group by segment
-           order by count desc, type""",
-    )
-    months = fetch(
-        cur,
-        """select month, count from (
-               select period_start as month, new_customers as count
-               from mart_customer_growth
-               where "interval" = 'month' and new_customers > 0
-               order by period_start desc
-               limit 12)
-           order by month""",
-    )
-    top = fetch(
-        cur,
-        """select customer_id, events as activity_count
-           from mart_customer_activity_summary
-           where events > 0
-           order by events desc, customer_id
-           limit 10""",
-    )
-    return {
-        "petTypesData": [{"type": r["type"], "count": int(r["count"])} for r in pets],
-        "registrationByMonth": [
-            {"month": r["month"].isoformat(), "count": int(r["count"])} for r in months
-        ],
-        "topActiveUsers": [
-            {"userId": str(r["customer_id"]), "activity_count": int(r["activity_count"])}
-            for r in top
-        ],
-    }
-
-
-def compat_service_usage(cur: duckdb.DuckDBPyConnection, f: Filters) -> dict[str, Rows]:
-    """Bookings per service category and revenue per month *and currency* in the range.
-
-    The original answer has no month × category × currency grain: it rolls the mart's
-    additive counts and amounts up over the dimensions it does not show (a sum of disjoint
-    parts, not a metric of its own; rates are never summed).
-    """
-    where, params = _range("month", f, floor="month")
-    by_type = fetch(
-        cur,
-        f"""select service_category as service_type, sum(bookings) as count
-            from mart_service_usage
-            where {where}
-            group by service_category
-            having sum(bookings) > 0
-            order by count desc, service_type""",
-        params,
-    )
-    revenue = fetch(
-        cur,
-        f"""select month, currency, sum(gross_revenue) as total_amount
-            from mart_service_usage
-            where {where} and currency is not null
-            group by month, currency
-            having sum(gross_revenue) <> 0
-            order by month, currency""",
-        params,
-    )
-    return {
-        "bookingsByType": [
-            {"service_type": r["service_type"], "count": int(r["count"])} for r in by_type
-        ],
-        "monthlyRevenue": [
-            {
-                "month": r["month"].isoformat(),
-                "currency": r["currency"],
-                "total_amount": _money(r["total_amount"]),
-            }
-            for r in revenue
-        ],
-    }
-
-
-def compat_retention(cur: duckdb.DuckDBPyConnection) -> dict[str, Rows]:
-    """Repeat bookers (top 50, by id only) and monthly retention, newest first, 12 months."""
-    repeaters = fetch(
-        cur,
-        """select customer_id, bookings
-           from mart_customer_profile
-           where bookings > 1
-           order by bookings desc, customer_id
-           limit 50""",
-    )
-    months = fetch(
-        cur,
-        """select month, engaged_customers, retained_customers, retention_rate
-           from mart_retention_monthly
-           order by month desc
-           limit 12""",
-    )
-    return {
-        "customersWithMultipleBookings": [
-            {"id": str(r["customer_id"]), "booking_count": int(r["bookings"])} for r in repeaters
-        ],
-        "retentionByMonth": [
-            {
-                "month": r["month"].isoformat(),
-                "total_users": int(r["engaged_customers"]),
-                "retained_users": int(r["retained_customers"]),
-                "retention_rate": _percent(r["retention_rate"]),
-            }
-            for r in months
-        ],
-    }
-
-
-def _percent(rate: float | None) -> float:
-    # The mart's fraction shown as the original's percentage: Decimal rounding half-up, like
-    # PostgreSQL's round(numeric, 2) in the original query (a unit, not a formula).
-    if rate is None:
-        return 0.0
-    return float(
-        (Decimal(repr(float(rate))) * 100).quantize(Decimal("0.01"), rounding="ROUND_HALF_UP")
-    )
-
-
-# ---------------------------------------------------------------------------------------
-# v2 endpoints
-# ---------------------------------------------------------------------------------------
-
-
-def v2_customer_growth(cur: duckdb.DuckDBPyConnection, f: Filters) -> Rows:
-    where, params = _range("period_start", f, floor=f.interval)
+def customer_growth(cur: duckdb.DuckDBPyConnection, f: Filters) -> Rows:
+    where, params = date_range("period_start", f, floor=f.interval)
     if not f.by_customer:
         return fetch(
             cur,
@@ -275,7 +35,7 @@ def v2_customer_growth(cur: duckdb.DuckDBPyConnection, f: Filters) -> Rows:
         )
     fx = formulas()
     customers, customer_params = customers_cte(f)
-    types_sql, types_params = _types(f, "d.activity_type")
+    types_sql, types_params = types_filter(f, "d.activity_type")
     # Counts per period over the whole history first: the running total and the previous
     # period need the periods before the range.
     return fetch(
@@ -316,10 +76,10 @@ def v2_customer_growth(cur: duckdb.DuckDBPyConnection, f: Filters) -> Rows:
     )
 
 
-def v2_customer_activity(cur: duckdb.DuckDBPyConnection, f: Filters) -> Rows:
-    where, params = _range("period_start", f, floor=f.interval)
+def customer_activity(cur: duckdb.DuckDBPyConnection, f: Filters) -> Rows:
+    where, params = date_range("period_start", f, floor=f.interval)
     if not f.segments:
-        types_sql, types_params = _types(f)
+        types_sql, types_params = types_filter(f)
         return fetch(
             cur,
             f"""select period_start, activity_type, events, active_customers, is_complete
@@ -330,8 +90,8 @@ def v2_customer_activity(cur: duckdb.DuckDBPyConnection, f: Filters) -> Rows:
         )
     fx = formulas()
     customers, customer_params = customers_cte(f)
-    types_sql, types_params = _types(f, "d.activity_type")
-    where, params = _range("a.period_start", f, floor=f.interval)
+    types_sql, types_params = types_filter(f, "d.activity_type")
+    where, params = date_range("a.period_start", f, floor=f.interval)
     return fetch(
         cur,
         f"""with {customers},
@@ -352,12 +112,12 @@ def v2_customer_activity(cur: duckdb.DuckDBPyConnection, f: Filters) -> Rows:
     )
 
 
-def v2_active_customers(cur: duckdb.DuckDBPyConnection, f: Filters) -> Rows:
+def active_customers(cur: duckdb.DuckDBPyConnection, f: Filters) -> Rows:
     """Exact distinct customers per period across the selected activity types and segments."""
     fx = formulas()
-    where, params = _range("period_start", f, floor=f.interval)
+    where, params = date_range("period_start", f, floor=f.interval)
     customers, customer_params = customers_cte(f)
-    types_sql, types_params = _types(f, "d.activity_type")
+    types_sql, types_params = types_filter(f, "d.activity_type")
     return fetch(
         cur,
         f"""with {customers},
@@ -376,8 +136,8 @@ def v2_active_customers(cur: duckdb.DuckDBPyConnection, f: Filters) -> Rows:
     )
 
 
-def v2_active_users(cur: duckdb.DuckDBPyConnection, f: Filters) -> Rows:
-    where, params = _range("activity_date", f)
+def active_users(cur: duckdb.DuckDBPyConnection, f: Filters) -> Rows:
+    where, params = date_range("activity_date", f)
     if not f.by_customer:
         return fetch(
             cur,
@@ -387,7 +147,7 @@ def v2_active_users(cur: duckdb.DuckDBPyConnection, f: Filters) -> Rows:
         )
     fx = formulas()
     customers, customer_params = customers_cte(f)
-    types_sql, types_params = _types(f, "d.activity_type")
+    types_sql, types_params = types_filter(f, "d.activity_type")
     wau, mau = fx("wau_days"), fx("mau_days")
     return fetch(
         cur,
@@ -414,8 +174,8 @@ def v2_active_users(cur: duckdb.DuckDBPyConnection, f: Filters) -> Rows:
     )
 
 
-def v2_customer_lifecycle(cur: duckdb.DuckDBPyConnection, f: Filters) -> Rows:
-    where, params = _range("period_start", f, floor=f.interval)
+def customer_lifecycle(cur: duckdb.DuckDBPyConnection, f: Filters) -> Rows:
+    where, params = date_range("period_start", f, floor=f.interval)
     status_sql = "list_contains(?::VARCHAR[], status)" if f.statuses else "true"
     return fetch(
         cur,
@@ -427,7 +187,7 @@ def v2_customer_lifecycle(cur: duckdb.DuckDBPyConnection, f: Filters) -> Rows:
     )
 
 
-def v2_activity_heatmap(cur: duckdb.DuckDBPyConnection, f: Filters) -> Rows:
+def activity_heatmap(cur: duckdb.DuckDBPyConnection, f: Filters) -> Rows:
     return fetch(
         cur,
         """select day_of_week, hour_of_day, events, active_customers
@@ -435,7 +195,7 @@ def v2_activity_heatmap(cur: duckdb.DuckDBPyConnection, f: Filters) -> Rows:
     )
 
 
-def v2_demographics(cur: duckdb.DuckDBPyConnection, f: Filters) -> Rows:
+def demographics(cur: duckdb.DuckDBPyConnection, f: Filters) -> Rows:
     if not f.segments:
         clauses, params = [], []
         if f.dimension:
@@ -482,8 +242,8 @@ def v2_demographics(cur: duckdb.DuckDBPyConnection, f: Filters) -> Rows:
     )
 
 
-def v2_service_usage(cur: duckdb.DuckDBPyConnection, f: Filters) -> Rows:
-    where, params = _range("month", f, floor="month")
+def service_usage(cur: duckdb.DuckDBPyConnection, f: Filters) -> Rows:
+    where, params = date_range("month", f, floor="month")
     extra = ""
     if f.service_categories:
         extra += " and list_contains(?::VARCHAR[], service_category)"
@@ -502,8 +262,8 @@ def v2_service_usage(cur: duckdb.DuckDBPyConnection, f: Filters) -> Rows:
     )
 
 
-def v2_cohort_retention(cur: duckdb.DuckDBPyConnection, f: Filters) -> Rows:
-    where, params = _range("cohort_month", f, floor="month")
+def cohort_retention(cur: duckdb.DuckDBPyConnection, f: Filters) -> Rows:
+    where, params = date_range("cohort_month", f, floor="month")
     return fetch(
         cur,
         f"""select cohort_month, months_since_signup, cohort_size, retained_customers,
@@ -515,8 +275,8 @@ def v2_cohort_retention(cur: duckdb.DuckDBPyConnection, f: Filters) -> Rows:
     )
 
 
-def v2_nday_retention(cur: duckdb.DuckDBPyConnection, f: Filters) -> Rows:
-    where, params = _range("cohort_week", f, floor="week")
+def nday_retention(cur: duckdb.DuckDBPyConnection, f: Filters) -> Rows:
+    where, params = date_range("cohort_week", f, floor="week")
     return fetch(
         cur,
         f"""select cohort_week, day_n, cohort_size, retained_customers, retention_rate
@@ -525,8 +285,8 @@ def v2_nday_retention(cur: duckdb.DuckDBPyConnection, f: Filters) -> Rows:
     )
 
 
-def v2_retention_monthly(cur: duckdb.DuckDBPyConnection, f: Filters) -> Rows:
-    where, params = _range("m.month", f, floor="month")
+def retention_monthly(cur: duckdb.DuckDBPyConnection, f: Filters) -> Rows:
+    where, params = date_range("m.month", f, floor="month")
     if not f.segments:
         return fetch(
             cur,
@@ -562,8 +322,8 @@ def v2_retention_monthly(cur: duckdb.DuckDBPyConnection, f: Filters) -> Rows:
     )
 
 
-def v2_repeat_customers(cur: duckdb.DuckDBPyConnection, f: Filters) -> Rows:
-    where, params = _range("month", f, floor="month")
+def repeat_customers(cur: duckdb.DuckDBPyConnection, f: Filters) -> Rows:
+    where, params = date_range("month", f, floor="month")
     return fetch(
         cur,
         f"""select month, booking_customers, repeat_customers, repeat_rate

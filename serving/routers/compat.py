@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Response
 
-from serving import queries as q
+from serving import compat as c
 from serving.auth import ADMIN_ONLY
 from serving.dependencies import answer, compat_filters, require
 from serving.params import INTERVALS, Filters
@@ -41,7 +41,7 @@ async def customer_growth(
     f: Filters = Depends(compat_filters()), answer: Answer = Depends(answer)
 ) -> Response:
     """New customers per period: ``[{date, count}]``, periods with signups only."""
-    return await answer(lambda cur, _: q.compat_customer_growth(cur, f))
+    return await answer(lambda cur, _: c.customer_growth(cur, f))
 
 
 @router.get("/analytics/customer-activity", openapi_extra=DATES_INTERVAL)
@@ -49,13 +49,13 @@ async def customer_activity(
     f: Filters = Depends(compat_filters()), answer: Answer = Depends(answer)
 ) -> Response:
     """Customers' activities per period and type: ``[{date, activity_type, count}]``."""
-    return await answer(lambda cur, _: q.compat_customer_activity(cur, f))
+    return await answer(lambda cur, _: c.customer_activity(cur, f))
 
 
 @router.get("/analytics/customer-demographics")
 async def customer_demographics(answer: Answer = Depends(answer)) -> Response:
     """Pet types, registrations of the latest 12 months, top 10 customers by activity."""
-    return await answer(lambda cur, _: q.compat_demographics(cur))
+    return await answer(lambda cur, _: c.demographics(cur))
 
 
 @router.get("/analytics/service-usage", openapi_extra=DATES)
@@ -63,13 +63,13 @@ async def service_usage(
     f: Filters = Depends(compat_filters()), answer: Answer = Depends(answer)
 ) -> Response:
     """Bookings per service category and revenue collected per month and currency."""
-    return await answer(lambda cur, _: q.compat_service_usage(cur, f))
+    return await answer(lambda cur, _: c.service_usage(cur, f))
 
 
 @router.get("/analytics/customer-retention")
 async def customer_retention(answer: Answer = Depends(answer)) -> Response:
     """Repeat bookers (top 50, by id) and month-to-month retention (latest 12 months)."""
-    return await answer(lambda cur, _: q.compat_retention(cur))
+    return await answer(lambda cur, _: c.retention(cur))
 
 
 @router.get(
@@ -80,4 +80,4 @@ async def activity_statistics(
     f: Filters = Depends(compat_filters("groupBy")), answer: Answer = Depends(answer)
 ) -> Response:
     """Activities per period and type: ``[{period, type, count}]``."""
-    return await answer(lambda cur, _: q.compat_activity_statistics(cur, f))
+    return await answer(lambda cur, _: c.activity_statistics(cur, f))

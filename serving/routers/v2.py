@@ -84,7 +84,7 @@ async def customer_growth(
     f: Filters = Depends(v2_filters(GROWTH)), answer: Answer = Depends(answer)
 ) -> Response:
     """New, cumulative and active customers and growth rate per period."""
-    return await answer.mart(GROWTH.mart, f, q.v2_customer_growth)
+    return await answer.mart(GROWTH.mart, f, q.customer_growth)
 
 
 @router.get("/customer-activity", openapi_extra=ACTIVITY.openapi())
@@ -92,7 +92,7 @@ async def customer_activity(
     f: Filters = Depends(v2_filters(ACTIVITY)), answer: Answer = Depends(answer)
 ) -> Response:
     """Events and distinct customers per period and activity type."""
-    return await answer.mart(ACTIVITY.mart, f, q.v2_customer_activity)
+    return await answer.mart(ACTIVITY.mart, f, q.customer_activity)
 
 
 @router.get("/active-customers", openapi_extra=ACTIVE_CUSTOMERS.openapi())
@@ -100,7 +100,7 @@ async def active_customers(
     f: Filters = Depends(v2_filters(ACTIVE_CUSTOMERS)), answer: Answer = Depends(answer)
 ) -> Response:
     """Exact distinct customers per period across the selected activity types."""
-    return await answer.mart("mart_customer_activity_daily", f, q.v2_active_customers)
+    return await answer.mart("mart_customer_activity_daily", f, q.active_customers)
 
 
 @router.get("/active-users", openapi_extra=ACTIVE_USERS.openapi())
@@ -108,7 +108,7 @@ async def active_users(
     f: Filters = Depends(v2_filters(ACTIVE_USERS)), answer: Answer = Depends(answer)
 ) -> Response:
     """DAU, WAU (7 days), MAU (30 days) and stickiness per date."""
-    return await answer.mart(ACTIVE_USERS.mart, f, q.v2_active_users)
+    return await answer.mart(ACTIVE_USERS.mart, f, q.active_users)
 
 
 @router.get("/customer-lifecycle", openapi_extra=LIFECYCLE.openapi())
@@ -116,7 +116,7 @@ async def customer_lifecycle(
     f: Filters = Depends(v2_filters(LIFECYCLE)), answer: Answer = Depends(answer)
 ) -> Response:
     """New, returning, resurrecting and dormant customers per week or month."""
-    return await answer.mart(LIFECYCLE.mart, f, q.v2_customer_lifecycle)
+    return await answer.mart(LIFECYCLE.mart, f, q.customer_lifecycle)
 
 
 @router.get("/activity-heatmap", openapi_extra=HEATMAP.openapi())
@@ -124,7 +124,7 @@ async def activity_heatmap(
     f: Filters = Depends(v2_filters(HEATMAP)), answer: Answer = Depends(answer)
 ) -> Response:
     """Events and customers by ISO weekday and hour, over the full history."""
-    return await answer.mart(HEATMAP.mart, f, q.v2_activity_heatmap)
+    return await answer.mart(HEATMAP.mart, f, q.activity_heatmap)
 
 
 @router.get("/customer-demographics", openapi_extra=DEMOGRAPHICS.openapi())
@@ -132,7 +132,7 @@ async def customer_demographics(
     f: Filters = Depends(v2_filters(DEMOGRAPHICS)), answer: Answer = Depends(answer)
 ) -> Response:
     """Customers per segment; under segment filters a cross-tab of the filtered customers."""
-    return await answer.mart(DEMOGRAPHICS.mart, f, q.v2_demographics)
+    return await answer.mart(DEMOGRAPHICS.mart, f, q.demographics)
 
 
 @router.get("/service-usage", openapi_extra=SERVICE_USAGE.openapi())
@@ -140,7 +140,7 @@ async def service_usage(
     f: Filters = Depends(v2_filters(SERVICE_USAGE)), answer: Answer = Depends(answer)
 ) -> Response:
     """Bookings, statuses and revenue per month, service category and currency."""
-    return await answer.mart(SERVICE_USAGE.mart, f, q.v2_service_usage)
+    return await answer.mart(SERVICE_USAGE.mart, f, q.service_usage)
 
 
 @router.get("/cohort-retention", openapi_extra=COHORT_RETENTION.openapi())
@@ -148,7 +148,7 @@ async def cohort_retention(
     f: Filters = Depends(v2_filters(COHORT_RETENTION)), answer: Answer = Depends(answer)
 ) -> Response:
     """Monthly signup cohorts: engaged "on" and "on or after" month k."""
-    return await answer.mart(COHORT_RETENTION.mart, f, q.v2_cohort_retention)
+    return await answer.mart(COHORT_RETENTION.mart, f, q.cohort_retention)
 
 
 @router.get("/nday-retention", openapi_extra=NDAY_RETENTION.openapi())
@@ -156,7 +156,7 @@ async def nday_retention(
     f: Filters = Depends(v2_filters(NDAY_RETENTION)), answer: Answer = Depends(answer)
 ) -> Response:
     """Weekly signup cohorts: day-N rolling 24-hour retention."""
-    return await answer.mart(NDAY_RETENTION.mart, f, q.v2_nday_retention)
+    return await answer.mart(NDAY_RETENTION.mart, f, q.nday_retention)
 
 
 @router.get("/retention-monthly", openapi_extra=RETENTION_MONTHLY.openapi())
@@ -164,7 +164,7 @@ async def retention_monthly(
     f: Filters = Depends(v2_filters(RETENTION_MONTHLY)), answer: Answer = Depends(answer)
 ) -> Response:
     """Engaged customers of month M still engaged in M+1, and churn."""
-    return await answer.mart(RETENTION_MONTHLY.mart, f, q.v2_retention_monthly)
+    return await answer.mart(RETENTION_MONTHLY.mart, f, q.retention_monthly)
 
 
 @router.get("/repeat-customers", openapi_extra=REPEAT_CUSTOMERS.openapi())
@@ -172,4 +172,4 @@ async def repeat_customers(
     f: Filters = Depends(v2_filters(REPEAT_CUSTOMERS)), answer: Answer = Depends(answer)
 ) -> Response:
     """Customers with one and with two or more bookings up to each month."""
-    return await answer.mart(REPEAT_CUSTOMERS.mart, f, q.v2_repeat_customers)
+    return await answer.mart(REPEAT_CUSTOMERS.mart, f, q.repeat_customers)
