@@ -358,23 +358,41 @@ class Served:
     digests: dict[str, str]
 
 
+def _settings_env(home: Path) -> dict[str, str]:
+    keys = (
+        f"etl-analyst:analyst:{hashlib.sha256(ANALYST_KEY.encode()).hexdigest()},"
+        f"viewer-bot:viewer:{hashlib.sha256(VIEWER_KEY.encode()).hexdigest()}"
+    )
+    return {
+        "PETPRO_HOME": str(home),
+        "PETPRO_JWT_SECRET": JWT_SECRET,
+        "PETPRO_API_KEYS": keys,
+        "PETPRO_TIMEZONE": "UTC",
+    }
+
+
 @pytest.fixture
 def serving_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """Settings on a private home (no PostgreSQL needed) with a JWT secret and two API keys."""
     home = tmp_path / "home"
     home.mkdir()
-    keys = (
-        f"etl-analyst:analyst:{hashlib.sha256(ANALYST_KEY.encode()).hexdigest()},"
-        f"viewer-bot:viewer:{hashlib.sha256(VIEWER_KEY.encode()).hexdigest()}"
-    )
-    for name, value in {
-        "PETPRO_HOME": str(home),
-        "PETPRO_JWT_SECRET": JWT_SECRET,
-        "PETPRO_API_KEYS": keys,
-        "PETPRO_TIMEZONE": "UTC",
-    }.items():
+    for name, value in _settings_env(home).items():
         monkeypatch.setenv(name, value)
     return get_settings()
+
+
+@pytest.fixture(scope="module")
+def module_published(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """Like ``published``, shared by the tests of a module that only read (e.g. fuzzing)."""
+    home = tmp_path_factory.mktemp("served") / "home"
+    home.mkdir()
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in _settings_env(home).items():
+            mp.setenv(name, value)
+        settings = get_settings()
+        build_publication(settings.published_db)
+        digests = build_exports(settings.exports_dir)
+        yield Served(settings, digests)
 
 
 @pytest.fixture

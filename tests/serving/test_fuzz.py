@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from petpro.vocabulary import ACTIVITY_TYPES
 
-# Every GET endpoint of the API; test_every_endpoint_is_fuzzed keeps this list complete.
+# Every GET endpoint of the API; test_every_endpoint_is_fuzzed keeps this list and NAMES complete.
 ENDPOINTS = [
     "/analytics/customer-growth",
     "/analytics/customer-activity",
@@ -151,21 +151,37 @@ FUZZ = settings(
 )
 
 
-@pytest.fixture
-def fuzz_client(published):
+@pytest.fixture(scope="module")
+def fuzz_client(module_published):
     from fastapi.testclient import TestClient
 
     from serving.app import create_app
 
     # A 500 must show up as a status, not as an exception inside the test client.
-    with TestClient(create_app(published.settings), raise_server_exceptions=False) as c:
+    app = create_app(module_published.settings)
+    with TestClient(app, raise_server_exceptions=False) as c:
         yield c
+
+
+@pytest.fixture(scope="module")
+def admin(module_published):
+    from serving.auth import mint_token
+
+    return {"Authorization": f"Bearer {mint_token(module_published.settings, sub='fuzz')}"}
 
 
 def test_every_endpoint_is_fuzzed(fuzz_client):
     spec = fuzz_client.get("/openapi.json").json()
     documented = {p for p, ops in spec["paths"].items() if "get" in ops}
     assert documented == set(ENDPOINTS)
+    # Every documented query parameter is among the names the fuzzer draws.
+    params = {
+        p["name"]
+        for ops in spec["paths"].values()
+        for p in ops.get("get", {}).get("parameters", [])
+        if p["in"] == "query"
+    }
+    assert params <= set(NAMES), params - set(NAMES)
 
 
 def _check(client, headers, endpoint, query, day="2024-04-10", filename="x.csv"):
