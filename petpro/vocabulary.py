@@ -66,9 +66,18 @@ CONTRACT_MARTS: tuple[str, ...] = (
     "mart_repeat_customers",
     "mart_customer_activity_daily",
     "mart_customer_profile",
+    "mart_customer_segments",
+    "mart_customer_activity_summary",
+    "mart_customer_engaged_months",
 )
 
 # Per-customer marts: published for the API's exact filtered counts, never a report file.
 CUSTOMER_LEVEL_MARTS: frozenset[str] = frozenset(
-    {"mart_customer_profile", "mart_customer_activity_daily"}
+    {
+        "mart_customer_profile",
+        "mart_customer_activity_daily",
+        "mart_customer_segments",
+        "mart_customer_activity_summary",
+        "mart_customer_engaged_months",
+    }
 )

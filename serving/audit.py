@@ -5,7 +5,10 @@ opened with ``O_APPEND`` and every record is written with a single ``write`` cal
 concurrent workers and processes never interleave partial lines and nothing is ever
 rewritten. :class:`AuditMiddleware` is a plain ASGI middleware (no response buffering) that
 records time, subject, role, method, path, query parameters, status, rows returned,
-publication and duration. :func:`read_records` is what ``petpro audit`` shows.
+publication and duration. Credentials never reach the file: parameters named like a secret
+(``token``, ``api_key``, ``password``, …), values shaped like a JWT and values that are a
+configured API key are written as ``[redacted]``, and every logged value is capped (see
+:func:`redact_params`). :func:`read_records` is what ``petpro audit`` shows.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,16 @@ from urllib.parse import parse_qsl
 from petpro.errors import PetProError
 
 AUDITED_PREFIXES = ("/analytics", "/activities", "/v2", "/reports")
+REDACTED = "[redacted]"
+MAX_VALUE_CHARS = 200
+MAX_PARAMS = 32
+MAX_VALUES_PER_PARAM = 16
+# Parameter names whose value is a credential whatever it looks like (matched in lower case).
+SECRET_NAME = re.compile(
+    r"token|secret|passw|pwd|api[-_]?key|^key$|auth|credential|session|signature|^sig$|jwt|cookie"
+)
+# A JWT (header.payload.signature, base64url, the header starting with '{"' = 'eyJ').
+JWT = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 
 
 class AuditError(PetProError):
@@ -73,10 +86,14 @@ class AuditLog:
 class AuditMiddleware:
     """ASGI middleware writing an audit record for audited paths and every 401/403."""
 
-    def __init__(self, app: Any, path: Path) -> None:
+    def __init__(
+        self, app: Any, path: Path, is_secret: Callable[[str], bool] | None = None
+    ) -> None:
         self.app = app
         self.path = path
         self.log = AuditLog(path)
+        # Recognises a value that is a live credential (a configured API key) under any name.
+        self.is_secret = is_secret or (lambda _: False)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -109,8 +126,8 @@ class AuditMiddleware:
             "role": getattr(principal, "role", None),
             "auth": getattr(principal, "method", None),
             "method": scope.get("method"),
-            "endpoint": scope.get("path"),
-            "params": _params(query),
+            "endpoint": _cap(JWT.sub(REDACTED, scope.get("path", ""))),
+            "params": redact_params(parse_qsl(query, keep_blank_values=True), self.is_secret),
             "status": code,
             "rows": state.get("rows"),
             "publication": state.get("publication"),
@@ -128,15 +145,45 @@ class AuditMiddleware:
             logging.getLogger(__name__).exception("cannot write audit record to %s", self.path)
 
 
-def _params(query: str) -> dict[str, Any]:
+def redact_params(
+    pairs: list[tuple[str, str]], is_secret: Callable[[str], bool] = lambda _: False
+) -> dict[str, Any]:
+    """Query parameters as the audit log keeps them: secrets redacted, sizes capped.
+
+    A value is redacted when its name says it is a credential, when it contains a JWT, or
+    when ``is_secret`` recognises it; other values are kept up to ``MAX_VALUE_CHARS``. At
+    most ``MAX_PARAMS`` names and ``MAX_VALUES_PER_PARAM`` values each are kept, and
+    ``_dropped`` counts the rest, so one request can never write an unbounded line.
+    """
     params: dict[str, Any] = {}
-    for key, value in parse_qsl(query, keep_blank_values=True):
+    dropped = 0
+    for raw_key, raw_value in pairs:
+        key = _cap(raw_key, 64)
+        if key not in params and len(params) >= MAX_PARAMS:
+            dropped += 1
+            continue
+        secret = (
+            SECRET_NAME.search(raw_key.lower()) is not None
+            or JWT.search(raw_value) is not None
+            or is_secret(raw_value)
+        )
+        value = REDACTED if secret else _cap(raw_value)
         if key in params:
             existing = params[key]
-            params[key] = [*existing, value] if isinstance(existing, list) else [existing, value]
+            values = existing if isinstance(existing, list) else [existing]
+            if len(values) >= MAX_VALUES_PER_PARAM:
+                dropped += 1
+                continue
+            params[key] = [*values, value]
         else:
             params[key] = value
+    if dropped:
+        params["_dropped"] = dropped
     return params
+
+
+def _cap(text: str, limit: int = MAX_VALUE_CHARS) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}…[+{len(text) - limit} chars]"
 
 
 _RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")

@@ -176,6 +176,13 @@ class Authenticator:
             raise _unauthorized("unknown API key")
         return Principal(subject=f"apikey:{match.name}", role=match.role, method="api_key")
 
+    def is_api_key(self, value: str) -> bool:
+        """Whether ``value`` is one of the configured API keys (the audit log redacts those)."""
+        if not self.keys or len(value) > 1024:
+            return False
+        digest = hashlib.sha256(value.strip().encode()).digest()
+        return any(hmac.compare_digest(entry.digest, digest) for entry in self.keys)
+
     def require(self, request: Request, roles: tuple[str, ...]) -> Principal:
         """Authenticate and check the role; records the principal for the audit trail."""
         try:

@@ -1,6 +1,6 @@
 """Fixtures of the serving tests: a hand-made publication and export, settings, tokens, a server.
 
-The publication holds every published mart, the two customer-level marts included, filled
+The publication holds every published mart, the customer-level marts included, filled
 with six hand-written customers (C1..C6) whose activity is listed below; the real publisher
 puts it in place. The expectations in the tests were computed by hand from these rows (see
 the comments there), not by the code under test. The small marts that are not derived
@@ -137,6 +137,35 @@ def build_publication(
             "insert into mart_customer_activity_daily values (?, ?, ?, ?)",
             [list(r) for r in DAILY + (extra_daily or [])],
         )
+        con.execute(
+            "create table mart_customer_segments (customer_id VARCHAR, dimension VARCHAR, segment VARCHAR)"
+        )
+        for c, _ts, age, gender, country, city, device, pets, _b in PROFILES:
+            rows = [("age_group", age), ("gender", gender), ("country", country), ("city", city)]
+            rows += [("device_type", device)] + [("pet_species", p) for p in pets or ["none"]]
+            con.executemany(
+                "insert into mart_customer_segments values (?, ?, ?)", [[c, d, v] for d, v in rows]
+            )
+        # Active in the 30 days ending at the high-water date 2024-04-10: 03-12 .. 04-10.
+        con.execute(
+            """create table mart_customer_activity_summary as
+               select p.customer_id, coalesce(sum(d.events), 0)::BIGINT as events,
+                      min(d.activity_date) as first_activity_date,
+                      max(d.activity_date) as last_activity_date,
+                      coalesce(bool_or(d.activity_date >= DATE '2024-03-12'), false) as is_active_30d
+               from mart_customer_profile p
+               left join mart_customer_activity_daily d using (customer_id)
+               group by p.customer_id"""
+        )
+        # Engaged (booking_created / payment_made) in January or February, the months whose next
+        # month is complete: Jan C1 (again in Feb); Feb C1 (not in Mar), C2 (payment 03-05), C3.
+        con.execute(
+            """create table mart_customer_engaged_months as select * from (values
+               (?, DATE '2024-01-01', true), (?, DATE '2024-02-01', false),
+               (?, DATE '2024-02-01', true), (?, DATE '2024-02-01', false))
+               t(customer_id, month, is_retained)""",
+            [C1, C1, C2, C3],
+        )
         hwm_date = "DATE '2024-04-10'"
         # Derived marts: all intervals, periods from the first signup to the high-water mark.
         con.execute(
@@ -193,13 +222,14 @@ def build_publication(
                    case when mau > 0 then dau / mau end as stickiness from w"""
         )
         # Literal marts.
+        # churn_rate = 1 - retention_rate (METRICS.md), as a DOUBLE computes it.
         con.execute(
             """create table mart_retention_monthly (month DATE, engaged_customers BIGINT,
                retained_customers BIGINT, retention_rate DOUBLE, churn_rate DOUBLE)"""
         )
         con.execute(
             """insert into mart_retention_monthly values
-               ('2024-01-01', 1, 1, 1.0, 0.0), ('2024-02-01', 3, 1, 1.0 / 3, 2.0 / 3)"""
+               ('2024-01-01', 1, 1, 1.0, 0.0), ('2024-02-01', 3, 1, 1.0 / 3, 1 - 1.0 / 3)"""
         )
         con.execute(
             """create table mart_service_usage (month DATE, service_category VARCHAR, currency VARCHAR,
@@ -317,23 +347,41 @@ class Served:
     digests: dict[str, str]
 
 
+def _settings_env(home: Path) -> dict[str, str]:
+    keys = (
+        f"etl-analyst:analyst:{hashlib.sha256(ANALYST_KEY.encode()).hexdigest()},"
+        f"viewer-bot:viewer:{hashlib.sha256(VIEWER_KEY.encode()).hexdigest()}"
+    )
+    return {
+        "PETPRO_HOME": str(home),
+        "PETPRO_JWT_SECRET": JWT_SECRET,
+        "PETPRO_API_KEYS": keys,
+        "PETPRO_TIMEZONE": "UTC",
+    }
+
+
 @pytest.fixture
 def serving_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """Settings on a private home (no PostgreSQL needed) with a JWT secret and two API keys."""
     home = tmp_path / "home"
     home.mkdir()
-    keys = (
-        f"etl-analyst:analyst:{hashlib.sha256(ANALYST_KEY.encode()).hexdigest()},"
-        f"viewer-bot:viewer:{hashlib.sha256(VIEWER_KEY.encode()).hexdigest()}"
-    )
-    for name, value in {
-        "PETPRO_HOME": str(home),
-        "PETPRO_JWT_SECRET": JWT_SECRET,
-        "PETPRO_API_KEYS": keys,
-        "PETPRO_TIMEZONE": "UTC",
-    }.items():
+    for name, value in _settings_env(home).items():
         monkeypatch.setenv(name, value)
     return get_settings()
+
+
+@pytest.fixture(scope="module")
+def module_published(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """Like ``published``, shared by the tests of a module that only read (e.g. fuzzing)."""
+    home = tmp_path_factory.mktemp("served") / "home"
+    home.mkdir()
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in _settings_env(home).items():
+            mp.setenv(name, value)
+        settings = get_settings()
+        build_publication(settings)
+        digests = build_exports(settings.exports_dir)
+        yield Served(settings, digests)
 
 
 @pytest.fixture

@@ -31,14 +31,14 @@ edges as (
     from days
     union all
     select
-        least(days.next_date, days.activity_date + 7) as edge_date,
+        least(days.next_date, days.activity_date + {{ wau_days() }}) as edge_date,
         0 as dau,
         -1 as wau,
         0 as mau
     from days
     union all
     select
-        least(days.next_date, days.activity_date + 30) as edge_date,
+        least(days.next_date, days.activity_date + {{ mau_days() }}) as edge_date,
         0 as dau,
         0 as wau,
         -1 as mau
@@ -74,5 +74,5 @@ select
     cast(counted.dau as bigint) as dau,
     cast(counted.wau as bigint) as wau,
     cast(counted.mau as bigint) as mau,
-    cast(counted.dau / nullif(counted.mau, 0) as double) as stickiness
+    cast({{ stickiness('counted.dau', 'counted.mau') }} as double) as stickiness
 from counted

@@ -1,50 +1,11 @@
--- Customers by segment of each demographic dimension, with 30-day activity, and bookings and
--- net revenue per currency (never summed across currencies).
+-- Customers by segment of each demographic dimension (mart_customer_segments), with 30-day
+-- activity, and bookings and net revenue per currency (never summed across currencies).
 with customers as (
     select * from {{ ref('int_customers') }}
 ),
 
 segments as (
-    select
-        'age_group' as dimension,
-        customers.age_group as segment,
-        customers.customer_id
-    from customers
-    union all
-    select
-        'gender' as dimension,
-        customers.gender as segment,
-        customers.customer_id
-    from customers
-    union all
-    select
-        'country' as dimension,
-        customers.country as segment,
-        customers.customer_id
-    from customers
-    union all
-    select
-        'city' as dimension,
-        customers.city as segment,
-        customers.customer_id
-    from customers
-    union all
-    select
-        'device_type' as dimension,
-        customers.device_type as segment,
-        customers.customer_id
-    from customers
-    union all
-    select
-        'pet_species' as dimension,
-        species.segment,
-        species.customer_id
-    from (
-        select
-            customers.customer_id,
-            unnest(case when len(customers.pet_species) = 0 then ['none'] else customers.pet_species end) as segment
-        from customers
-    ) as species
+    select * from {{ ref('mart_customer_segments') }}
 ),
 
 total as (
@@ -52,10 +13,9 @@ total as (
 ),
 
 active_30d as (
-    select distinct active_days.customer_id
-    from {{ ref('int_customer_active_days') }} as active_days
-    cross join {{ ref('int_high_water_mark') }} as hwm
-    where active_days.activity_date between hwm.high_water_date - 29 and hwm.high_water_date
+    select summary.customer_id
+    from {{ ref('mart_customer_activity_summary') }} as summary
+    where summary.is_active_30d
 ),
 
 customer_money as (
@@ -111,7 +71,7 @@ select
     cast(segment_counts.segment as varchar) as segment,
     cast(segment_money.currency as varchar) as currency,
     cast(segment_counts.customers as bigint) as customers,
-    cast(segment_counts.customers / nullif(total.all_customers, 0) as double) as share_of_customers,
+    cast({{ share_of_customers('segment_counts.customers', 'total.all_customers') }} as double) as share_of_customers,
     cast(segment_counts.active_customers_30d as bigint) as active_customers_30d,
     cast(coalesce(segment_money.bookings, 0) as bigint) as bookings,
     cast(segment_money.net_revenue as decimal(18, 2)) as net_revenue

@@ -48,10 +48,8 @@ joined as (
 with_previous as (
     select
         joined.*,
-        lag(joined.new_customers) over (partition by joined."interval" order by joined.period_start) as previous_new,
-        sum(joined.new_customers) over (
-            partition by joined."interval" order by joined.period_start rows between unbounded preceding and current row
-        ) as cumulative_customers
+        {{ previous_period('joined.new_customers', 'joined.period_start', 'joined."interval"') }} as previous_new,
+        {{ cumulative('joined.new_customers', 'joined.period_start', 'joined."interval"') }} as cumulative_customers
     from joined
 )
 
@@ -60,9 +58,7 @@ select
     cast(with_previous.period_start as date) as period_start,
     cast(with_previous.new_customers as bigint) as new_customers,
     cast(with_previous.cumulative_customers as bigint) as cumulative_customers,
-    cast(
-        (with_previous.new_customers - with_previous.previous_new) / nullif(with_previous.previous_new, 0) as double
-    ) as growth_rate,
+    cast({{ growth_rate('with_previous.new_customers', 'with_previous.previous_new') }} as double) as growth_rate,
     cast(with_previous.active_customers as bigint) as active_customers,
     cast(with_previous.is_complete as boolean) as is_complete
 from with_previous
