@@ -31,6 +31,15 @@ Housekeeping happens under the lock, so nothing it finds can belong to a running
 - *migration*: a home published by the earlier layout (``published/warehouse.duckdb`` file
   and ``published/marts`` link, switched in two renames) is converted by the next publish.
 
+*Derived marts.* Statistics and models (anomalies, trends, churn scores, recommendations)
+are computed in Python from the marts, and belong to the same publication as the marts they
+come from. ``publish(..., derive=[...])`` runs each :data:`Deriver` on the *staged* version —
+after the dbt marts are copied into it, before its record is written and before the switch —
+with a connection to the staged DuckDB file; the tables a deriver returns become marts of
+the same version (DuckDB and Parquet, counted in the record). Derivers therefore read what
+readers will read, never ``build.duckdb``; a deriver that fails fails the publish, and the
+previous publication stays current.
+
 This module is a plain library (no Dagster): the ``published_warehouse`` asset calls it.
 """
 
@@ -43,13 +52,14 @@ import re
 import shutil
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from petpro.durability import fsync_dir, fsync_file
 from petpro.errors import PetProError
@@ -71,6 +81,11 @@ from petpro.settings import Settings
 from petpro.vocabulary import CONTRACT_MARTS, CUSTOMER_LEVEL_MARTS
 
 DEFAULT_KEEP_VERSIONS = 4
+
+# A derived-marts step: given a connection to the staged version (its dbt marts are there),
+# return new marts by name (``mart_*``, not already in the version) as Arrow tables.
+Deriver = Callable[[duckdb.DuckDBPyConnection], Mapping[str, pa.Table]]
+_MART_NAME = re.compile(r"mart_[a-z0-9_]+")
 LOCK_FILE = ".lock"
 _VERSION_TIME = "%Y%m%dT%H%M%S%fZ"
 
@@ -352,6 +367,7 @@ def _write_version(
     version: str,
     published_at: datetime,
     high_water_mark: datetime | None,
+    derive: Sequence[Deriver] = (),
 ) -> PublicationRecord:
     """Fill ``folder`` with the DuckDB file, the Parquet marts and the record; fsync it all."""
     marts_dir = folder / MARTS_DIR
@@ -366,6 +382,12 @@ def _write_version(
             con.execute(f"create table main.{q} as select * from build.main.{q}")
             row_counts[mart] = con.execute(f"select count(*) from main.{q}").fetchone()[0]
         con.execute("detach build")
+        for deriver in derive:
+            for name, table in _derived_marts(con, deriver, row_counts).items():
+                con.register("_petpro_derived", table)
+                con.execute(f"create table main.{quote_ident(name)} as from _petpro_derived")
+                con.unregister("_petpro_derived")
+                row_counts[name] = table.num_rows
         con.execute(
             f"create table {PUBLICATION_TABLE} (published_at timestamptz, "
             "high_water_mark timestamptz, run_id varchar, mart varchar, row_count bigint)"
@@ -375,7 +397,7 @@ def _write_version(
             [(published_at, high_water_mark, run_id, m, n) for m, n in row_counts.items()],
         )
         # Parquet from the same tables, so both forms of a publication hold the same rows.
-        for mart in marts:
+        for mart in row_counts:
             target = marts_dir / f"{mart}.parquet"
             con.execute(
                 f"copy main.{quote_ident(mart)} to {quote_literal(str(target))} (format parquet, "
@@ -392,6 +414,31 @@ def _write_version(
     fsync_file(folder / RECORD_FILE)
     fsync_dir(folder)
     return record
+
+
+def _derived_marts(
+    con: duckdb.DuckDBPyConnection, deriver: Deriver, present: Mapping[str, int]
+) -> Mapping[str, pa.Table]:
+    """Run one deriver on the staged version and check what it returns."""
+    name = getattr(deriver, "__name__", None) or getattr(
+        getattr(deriver, "func", None), "__name__", repr(deriver)
+    )
+    # A deriver gets its own cursor: it may set options or create temp objects freely.
+    with con.cursor() as cursor:
+        cursor.execute("set TimeZone = 'UTC'")
+        tables = deriver(cursor)
+    for mart, table in tables.items():
+        if not _MART_NAME.fullmatch(mart) or mart in present:
+            raise PublishError(
+                f"derived step {name} returned a table named {mart!r}: derived marts need a new "
+                "name of the form mart_<lowercase>"
+            )
+        if not isinstance(table, pa.Table):
+            raise PublishError(
+                f"derived step {name} returned {type(table).__name__} for {mart}; expected a "
+                "pyarrow.Table"
+            )
+    return tables
 
 
 def _switch_current(published: Path, version: str) -> None:
@@ -416,12 +463,15 @@ def publish(
     high_water_mark: datetime | None = None,
     keep_versions: int = DEFAULT_KEEP_VERSIONS,
     published_at: datetime | None = None,
+    derive: Sequence[Deriver] = (),
 ) -> PublishResult:
     """Copy every mart of ``build.duckdb`` into a new version and switch ``current`` to it.
 
     Call only after every blocking check passed. ``high_water_mark`` defaults to the max
-    activity timestamp in the lake, ``published_at`` to now. Raises :class:`PublishError`
-    (previous publication untouched) when there is nothing to publish or a step fails.
+    activity timestamp in the lake, ``published_at`` to now. ``derive`` adds derived marts
+    computed from the staged version (see the module docstring). Raises
+    :class:`PublishError` (previous publication untouched) when there is nothing to publish
+    or a step fails.
     """
     started = time.perf_counter()
     run_id = run_id or uuid.uuid4().hex
@@ -451,6 +501,7 @@ def publish(
                 version=version,
                 published_at=stamp,
                 high_water_mark=high_water_mark,
+                derive=derive,
             )
             os.rename(tmp, versions_dir / version)
             fsync_dir(versions_dir)

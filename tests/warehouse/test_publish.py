@@ -18,12 +18,13 @@ import textwrap
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from petpro.publication import current_version, read_publication
 from petpro.settings import REPO_ROOT, Settings, get_settings
-from warehouse.publish import publish
+from warehouse.publish import PublishError, publish
 
 CRASHER = textwrap.dedent(
     """
@@ -278,3 +279,40 @@ def test_exports_and_the_api_read_the_version_current_points_at(home: Settings) 
     with PublishedWarehouse(home) as wh:
         exported = (wh.publication.run_id, wh.rows("select count(*) from mart_a")[0][0])
     assert served == exported == ("new", 7)
+
+
+def test_derived_marts_join_the_same_version(home: Settings) -> None:
+    def squares(con: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:
+        # Reads the staged copy of mart_a, exactly what readers of this version will see.
+        return {"mart_squares": con.execute("select x, x * x as sq from mart_a").to_arrow_table()}
+
+    result = publish(home, run_id="derive-1", derive=[squares])
+    with duckdb.connect(str(home.published_db), read_only=True) as con:
+        rows = con.execute("select x, sq from mart_squares order by x").fetchall()
+        counted = dict(con.execute("select mart, row_count from _publication").fetchall())
+    assert rows == [(x, x * x) for x in range(5)]
+    assert counted == {"mart_a": 5, "mart_b": 1, "mart_squares": 5}
+    assert pq.read_table(home.published_marts_dir / "mart_squares.parquet").num_rows == 5
+    assert parquet_view(home.published_marts_dir)[0] == "derive-1"
+    assert result.row_counts["mart_squares"] == 5
+
+
+@pytest.mark.parametrize(
+    "deriver",
+    [
+        lambda con: {"mart_a": pa.table({"x": [1]})},  # would replace a dbt mart
+        lambda con: {"Scores": pa.table({"x": [1]})},  # not a mart name
+        lambda con: {"mart_c": [1, 2]},  # not an Arrow table
+        lambda con: con.execute("select * from no_such_table").to_arrow_table(),  # the step fails
+    ],
+)
+def test_a_failing_derived_step_leaves_the_previous_publication(
+    home: Settings, deriver: object
+) -> None:
+    publish(home, run_id="before")
+    write_build(home, 9)
+    with pytest.raises(PublishError):
+        publish(home, run_id="after", derive=[deriver])  # type: ignore[list-item]
+    assert duckdb_view(home) == ("before", 5)
+    assert parquet_view(home.published_marts_dir) == ("before", 5)
+    assert hidden_entries(home) == []
