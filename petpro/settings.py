@@ -156,6 +156,10 @@ class Settings(BaseSettings):
         return self.home / "alerts"
 
     @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    @property
     def dbt_project_dir(self) -> Path:
         return REPO_ROOT / "dbt_project"
 
