@@ -70,6 +70,11 @@ class Settings(BaseSettings):
         default=date(2024, 1, 1),
         description="First day of the daily activity partitions in Dagster (backfills, schedules).",
     )
+    earliest_date: date | None = Field(
+        default=None,
+        description="First plausible day of the source's history: rows dated before it are "
+        "quarantined by ingestion (default: PETPRO_PARTITIONS_START).",
+    )
     export_after_refresh: bool = Field(
         default=False,
         description="Export the reports right after each successful nightly refresh (Dagster).",
@@ -95,6 +100,12 @@ class Settings(BaseSettings):
     @cached_property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def plausible_since(self) -> date:
+        """The first day a source timestamp may fall on (``PETPRO_EARLIEST_DATE``, by default
+        ``PETPRO_PARTITIONS_START``)."""
+        return self.earliest_date or self.partitions_start
 
     @property
     def pg_dir(self) -> Path:
