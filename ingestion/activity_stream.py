@@ -51,10 +51,13 @@ def _date_ranges(days: Sequence[date]) -> list[tuple[date, date]]:
     return ranges
 
 
-def _lake_counts(settings: Settings, table: str) -> dict[date, int]:
+def _lake_counts(settings: Settings, table: str, skip: Sequence[date]) -> dict[date, int]:
+    """Rows per date in the lake (data + quarantine), from the footers; ``skip``: dates
+    whose files are corrupt (re-extracted anyway)."""
     return {
         day: lake.parquet_rows(path / lake.DATA_FILE) + lake.parquet_rows(path / lake.REJECTED_FILE)
         for day, path in lake.lake_partitions(settings, table).items()
+        if day not in skip
     }
 
 
@@ -80,7 +83,7 @@ def extract_activities(
     dates touched after ``since`` (or the ``dates`` window), plus the ``repair`` dates."""
     table = contract.table
     local_date = _local_date_sql(contract, settings)
-    lake_counts = _lake_counts(settings, table)
+    lake_counts = _lake_counts(settings, table, repair)
     whole_table = since is None and dates is None
     counts: dict[date, int] = {}
     if not whole_table:
@@ -99,7 +102,7 @@ def extract_activities(
         wanted = sorted(set(wanted) | set(repair))
     elif whole_table:
         result.mode = "full"
-        wanted = sorted(lake_counts)  # + every date written, added below
+        wanted = sorted(set(lake_counts) | set(repair))  # + every date written, below
     else:
         assert since is not None
         result.mode = "incremental"
