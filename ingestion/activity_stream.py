@@ -1,5 +1,9 @@
 """The activity log: extraction by event date into daily partitions.
 
+The event date of a row is its timestamp's date in ``PETPRO_TIMEZONE`` as PostgreSQL computes
+it: the same expression plans the run (per-date counts, touched dates), selects the rows of
+the wanted dates and is streamed with every row to decide its partition.
+
 ``activities`` is partitioned by event date in ``PETPRO_TIMEZONE``. A run re-extracts the
 dates touched since the watermark (late events included) plus every date whose row count
 differs between source and lake (hard deletes) and every date whose lake file was found
@@ -12,6 +16,9 @@ import contextlib
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ingestion import lake
 from ingestion.contracts import TableContract
@@ -34,6 +41,9 @@ from ingestion.snapshots import ts_literal
 from petpro.settings import Settings
 
 Progress = Callable[[str, int, int | None], None]
+# The event date each extracted row carries from the server (not a lake column).
+EVENT_DATE = "_event_date"
+_PAD = timedelta(days=1)
 
 
 def _day_start_utc(day: date, settings: Settings) -> datetime:
@@ -134,23 +144,42 @@ def extract_activities(
     writer = PartitionWriter(settings, contract, result)
     sampler = Sampler(columns=quality_columns(contract))
     order = f"{quote_ident(contract.partition_source or 'timestamp')}, {quote_ident(contract.primary_key)}"
+    # PostgreSQL dates every row: the writer partitions by the very expression the counts
+    # and touched dates above were grouped by. Arrow or Python computing it again would use
+    # another copy of the time-zone database, which can disagree with the server's (a rule
+    # change, a DST fall-back across midnight) and put rows on a day the plan never counted.
+    day_column = f'{local_date} as "{EVENT_DATE}"'
     queries: list[str] = []
     if whole_table:
-        queries.append(select_sql(contract, order=order))
+        queries.append(select_sql(contract, order=order, extra=day_column))
     else:
         column = quote_ident(contract.partition_source or "timestamp")
         for first, last in _date_ranges(wanted):
-            lo = _day_start_utc(first, settings)
-            hi = _day_start_utc(last + timedelta(days=1), settings)
-            where = f"{column} >= {ts_literal(lo)} and {column} < {ts_literal(hi)}"
-            queries.append(select_sql(contract, where=where, order=order))
+            # The timestamp bounds (padded: any offset is < 1 day) let the index narrow the
+            # scan; the date predicate, in the server's own rules, decides.
+            lo = _day_start_utc(first, settings) - _PAD
+            hi = _day_start_utc(last + timedelta(days=1), settings) + _PAD
+            where = (
+                f"{column} >= {ts_literal(lo)} and {column} < {ts_literal(hi)} and "
+                f"{local_date} between {quote_literal(first.isoformat())}::date "
+                f"and {quote_literal(last.isoformat())}::date"
+            )
+            queries.append(select_sql(contract, where=where, order=order, extra=day_column))
     done = 0
 
-    def write(out: Converted) -> None:
+    def write(item: tuple[Converted, pa.Array]) -> None:
+        out, days = item
         if out.rejected is not None and out.rejected.num_rows:
-            write_mixed(writer, out.accepted, out.rejected)
+            assert out.keep is not None
+            write_mixed(
+                writer,
+                out.accepted,
+                days.filter(out.keep),
+                out.rejected,
+                days.filter(pc.invert(out.keep)),
+            )
         else:
-            writer.write(out.accepted, rejected=False)
+            writer.write(out.accepted, days, rejected=False)
 
     # Three threads overlap: the driver decodes the COPY stream (reader thread), this
     # thread converts and pseudonymises, the writer thread encodes and commits Parquet.
@@ -159,7 +188,7 @@ def extract_activities(
         for sql in queries:
             for batch in stream(conn, sql):
                 out = converter.convert(batch)
-                stage.submit(out)
+                stage.submit((out, batch.column(EVENT_DATE)))
                 sampler.add(out.accepted)
                 done += batch.num_rows
                 if progress:

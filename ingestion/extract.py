@@ -58,8 +58,15 @@ def select_list(contract: TableContract) -> str:
     return ", ".join(quote_ident(column.name) for column in contract.source_columns)
 
 
-def select_sql(contract: TableContract, where: str | None = None, order: str | None = None) -> str:
-    sql = f"select {select_list(contract)} from {quote_ident(contract.table)}"
+def select_sql(
+    contract: TableContract,
+    where: str | None = None,
+    order: str | None = None,
+    extra: str | None = None,
+) -> str:
+    """The extraction query; ``extra``: more select-list items (e.g. a computed column)."""
+    columns = select_list(contract) + (f", {extra}" if extra else "")
+    sql = f"select {columns} from {quote_ident(contract.table)}"
     if where:
         sql += f" where {where}"
     if order:
@@ -209,6 +216,8 @@ class BackgroundStage:
 class Converted:
     accepted: pa.RecordBatch
     rejected: pa.RecordBatch | None
+    # Which source rows were accepted (None: all of them), to split other columns alike.
+    keep: pa.Array | None = None
 
 
 def _storage(array: pa.Array) -> pa.Array:
@@ -332,4 +341,4 @@ class Converter:
         bad = pc.invert(ok)
         rejected = lake.filter(bad)
         rejected = rejected.append_column("_reason", reason.filter(bad))
-        return Converted(accepted, rejected)
+        return Converted(accepted, rejected, ok)

@@ -1,5 +1,9 @@
 """Writing an ordered activity stream into daily partitions, encoding and committing in parallel.
 
+Each row's event date comes with the stream (computed by PostgreSQL, see ``activity_stream``)
+rather than being recomputed here, so the partition a row lands in is the date the planner
+counted it under.
+
 ``PartitionWriter`` receives converted batches ordered by event time and writes each event
 date's rows (and quarantined rows) into ``event_date=YYYY-MM-DD/data.parquet`` (and
 ``_rejected.parquet``); a partition is always replaced whole. Encoding runs in a small
@@ -17,7 +21,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from ingestion import lake
 from ingestion.contracts import TableContract
@@ -25,11 +28,9 @@ from ingestion.records import TableResult
 from petpro.settings import Settings
 
 
-def event_dates(ts: pa.Array, settings: Settings) -> np.ndarray:
-    """Event dates (days since epoch, int32) of UTC timestamps in the business time zone."""
-    if settings.timezone != "UTC":
-        ts = pc.local_timestamp(ts.cast(pa.timestamp("us", tz=settings.timezone)))
-    return ts.cast(pa.date32()).cast(pa.int32()).to_numpy(zero_copy_only=False)
+def day_numbers(days: pa.Array) -> np.ndarray:
+    """Days since the epoch (int32) of a date32 array."""
+    return days.cast(pa.int32()).to_numpy(zero_copy_only=False)
 
 
 def _runs(days: np.ndarray) -> list[tuple[int, int, int]]:
@@ -98,9 +99,9 @@ class PartitionWriter:
             directory / lake.REJECTED_FILE, self.rejected_schema, pending_dirs=self.pending_dirs
         )
 
-    def write(self, batch: pa.RecordBatch, rejected: bool) -> None:
-        ts = batch.column(self.contract.partition_source or "timestamp")
-        for day_number, start, stop in _runs(event_dates(ts, self.settings)):
+    def write(self, batch: pa.RecordBatch, days: pa.Array, rejected: bool) -> None:
+        """Write rows ordered by event date; ``days``: each row's event date (date32)."""
+        for day_number, start, stop in _runs(day_numbers(days)):
             day = _EPOCH + timedelta(days=day_number)
             if self.current is not None and day < self.current and not rejected:
                 raise RuntimeError("activity stream is not ordered by event date")
@@ -186,16 +187,21 @@ class PartitionWriter:
 
 
 def write_mixed(
-    writer: PartitionWriter, accepted: pa.RecordBatch, rejected: pa.RecordBatch
+    writer: PartitionWriter,
+    accepted: pa.RecordBatch,
+    accepted_days: pa.Array,
+    rejected: pa.RecordBatch,
+    rejected_days: pa.Array,
 ) -> None:
     """Write a batch's accepted and rejected rows partition by partition, in date order."""
-    ts_name = writer.contract.partition_source or "timestamp"
-    acc_days = event_dates(accepted.column(ts_name), writer.settings)
-    rej_days = event_dates(rejected.column(ts_name), writer.settings)
+    acc_days = day_numbers(accepted_days)
+    rej_days = day_numbers(rejected_days)
     for day in sorted(set(acc_days.tolist()) | set(rej_days.tolist())):
-        acc = accepted.filter(pa.array(acc_days == day))
-        rej = rejected.filter(pa.array(rej_days == day))
+        acc_mask = pa.array(acc_days == day)
+        rej_mask = pa.array(rej_days == day)
+        acc = accepted.filter(acc_mask)
+        rej = rejected.filter(rej_mask)
         if acc.num_rows:
-            writer.write(acc, rejected=False)
+            writer.write(acc, accepted_days.filter(acc_mask), rejected=False)
         if rej.num_rows:
-            writer.write(rej, rejected=True)
+            writer.write(rej, rejected_days.filter(rej_mask), rejected=True)

@@ -58,3 +58,35 @@ def test_fall_back_across_midnight(
     assert lake_partition_checksums(santiago) == source_partition_checksums(source_url, ZONE)
     again = run_ingestion(santiago, ["activities"])
     assert again.tables["activities"].touched_dates == []
+
+
+def test_partitions_follow_the_servers_time_zone_rules(
+    settings: Settings, source_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Planner and writer agree on every row's day even where the time-zone databases of
+    PostgreSQL and of Arrow/Python differ (on this machine PostgreSQL 18's copy knows that
+    British Columbia keeps UTC-7 after November 2026, the system's copy falls back to UTC-8):
+    the partitions equal PostgreSQL's per-date counts and a second run has nothing to redo."""
+    zone = "America/Vancouver"
+    monkeypatch.setenv("PETPRO_TIMEZONE", zone)
+    monkeypatch.setenv("PETPRO_LOOKBACK_MINUTES", "0")
+    vancouver = get_settings()
+    start = datetime(2026, 10, 31, 0, 0, tzinfo=UTC)
+    with psycopg.connect(source_url) as conn:
+        user = conn.execute(
+            "insert into users (first_name, last_name, email, password_hash, created_at) "
+            "values ('V', 'C', 'vc@example.org', 'h', '2026-01-01') returning id::text"
+        ).fetchone()[0]
+        conn.execute(
+            "insert into activities (user_id, type, timestamp) "
+            "select %s, 'login', %s::timestamptz + g * interval '20 minutes' "
+            "from generate_series(0, 3 * 72) g",
+            (user, start),
+        )
+    assert run_ingestion(vancouver, ["users", "activities"]).ok
+    assert lake_partition_checksums(vancouver) == source_partition_checksums(source_url, zone)
+    again = run_ingestion(vancouver, ["activities"])
+    assert again.tables["activities"].touched_dates == []
+    backfill = run_ingestion(vancouver, dates=(date(2026, 11, 1), date(2026, 11, 2)))
+    assert backfill.ok
+    assert lake_partition_checksums(vancouver) == source_partition_checksums(source_url, zone)
