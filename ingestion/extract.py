@@ -11,8 +11,9 @@ check, the watermark, key sets, per-date counts and the rows themselves all come
 same snapshot of the source.
 
 ``Converter`` turns source batches into the contract's Arrow types, derives the
-pseudonymised activity columns, and separates rows that break the contract's rules (NULL in
-a required column, unparseable value) into a rejected batch with a ``_reason``.
+pseudonymised activity columns, and separates rows that fail the row-level gate
+(``row_checks``: NULL in a required column, unparseable value, implausible date or amount)
+into a rejected batch with a ``_reason``.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import pyarrow.compute as pc
 
 from ingestion.contracts import TableContract, check_contract, live_types
 from ingestion.privacy import Pseudonymiser
+from ingestion.row_checks import RowGate, unparseable_rule
 
 _QUEUE_DEPTH = 2
 _BATCH_HINT_BYTES = 4 * 1024 * 1024
@@ -56,8 +58,15 @@ def select_list(contract: TableContract) -> str:
     return ", ".join(quote_ident(column.name) for column in contract.source_columns)
 
 
-def select_sql(contract: TableContract, where: str | None = None, order: str | None = None) -> str:
-    sql = f"select {select_list(contract)} from {quote_ident(contract.table)}"
+def select_sql(
+    contract: TableContract,
+    where: str | None = None,
+    order: str | None = None,
+    extra: str | None = None,
+) -> str:
+    """The extraction query; ``extra``: more select-list items (e.g. a computed column)."""
+    columns = select_list(contract) + (f", {extra}" if extra else "")
+    sql = f"select {columns} from {quote_ident(contract.table)}"
     if where:
         sql += f" where {where}"
     if order:
@@ -207,6 +216,8 @@ class BackgroundStage:
 class Converted:
     accepted: pa.RecordBatch
     rejected: pa.RecordBatch | None
+    # Which source rows were accepted (None: all of them), to split other columns alike.
+    keep: pa.Array | None = None
 
 
 def _storage(array: pa.Array) -> pa.Array:
@@ -276,10 +287,16 @@ def _parse_decimals(values: pa.Array, target: pa.DataType) -> tuple[pa.Array, pa
 class Converter:
     """Source batch → (lake batch, rejected batch) for one table's contract."""
 
-    def __init__(self, contract: TableContract, pseudonymiser: Pseudonymiser | None) -> None:
+    def __init__(
+        self,
+        contract: TableContract,
+        pseudonymiser: Pseudonymiser | None,
+        gate: RowGate | None = None,
+    ) -> None:
         self.contract = contract
         self.schema = contract.lake_schema()
         self.pseudonymiser = pseudonymiser
+        self.gate = gate or RowGate(contract)
         if contract.transient and pseudonymiser is None:
             raise ValueError(f"{contract.table} needs a pseudonymiser for its transient columns")
 
@@ -287,6 +304,7 @@ class Converter:
         n = batch.num_rows
         reason: pa.Array = pa.nulls(n, pa.string())
         columns: dict[str, pa.Array] = {}
+        unparseable: list[tuple[str, pa.Array, pa.Array]] = []
         for column in self.contract.columns:
             raw = _storage(batch.column(column.name))
             target = column.arrow_type
@@ -303,22 +321,16 @@ class Converter:
                     raise
                 values, bad = _parse_decimals(raw, target)
                 columns[column.name] = values
-                reason = pc.if_else(
-                    pc.and_(bad, pc.is_null(reason)),
-                    pa.scalar(f"unparseable {column.name}"),
-                    reason,
-                )
-        for name in self.contract.required:
-            missing = pc.is_null(columns[name])
-            reason = pc.if_else(
-                pc.and_(missing, pc.is_null(reason)), pa.scalar(f"null {name}"), reason
-            )
+                unparseable.append((column.name, bad, raw))
         if self.contract.transient:
             assert self.pseudonymiser is not None
             derived = self.pseudonymiser.derive(
                 _storage(batch.column("ip_address")), _storage(batch.column("user_agent"))
             )
             columns.update(derived)
+        for name, bad, raw in unparseable:
+            reason = self.gate.note(unparseable_rule(name), bad, columns, reason, shown=raw)
+        reason = self.gate.apply(columns, reason)
         lake = pa.RecordBatch.from_arrays(
             [columns[f.name] for f in self.schema], schema=self.schema
         )
@@ -329,4 +341,4 @@ class Converter:
         bad = pc.invert(ok)
         rejected = lake.filter(bad)
         rejected = rejected.append_column("_reason", reason.filter(bad))
-        return Converted(accepted, rejected)
+        return Converted(accepted, rejected, ok)

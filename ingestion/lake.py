@@ -6,7 +6,14 @@ Every file is written under a hidden temporary name in its final directory (read
 file already in place, the old file is kept untouched (same inode, same mtime): re-running
 an extraction rewrites nothing. ``ParquetSink`` streams Arrow data into such a file in
 row groups of a fixed size, so a file's bytes depend only on its rows and their order, not
-on how the rows arrived in batches.
+on how the rows arrived in batches. Every data page carries a CRC-32 checksum
+(``write_page_checksum``), which ``integrity`` verifies before a run relies on a file.
+
+Every table always has a readable file with the contract's schema, even with zero rows:
+snapshot tables keep an empty ``data.parquet``, and the activity log, while it has no day
+partition at all, holds an empty ``event_date=__HIVE_DEFAULT_PARTITION__/data.parquet`` (the
+Hive name of a NULL partition value), so the readers' ``event_date=*/data.parquet`` glob
+always matches a file.
 """
 
 from __future__ import annotations
@@ -31,6 +38,8 @@ from petpro.durability import fsync_dir, fsync_file
 from petpro.settings import Settings
 
 DATA_FILE = "data.parquet"
+# The Hive spelling of a NULL partition value: DuckDB and Spark read it as event_date NULL.
+EMPTY_PARTITION = "event_date=__HIVE_DEFAULT_PARTITION__"
 REJECTED_FILE = "_rejected.parquet"
 TMP_SUFFIX = ".tmp"
 ROW_GROUP_SIZE = 131_072
@@ -204,8 +213,11 @@ class ParquetSink:
         row_group_size: int = ROW_GROUP_SIZE,
         pending_dirs: set[Path] | None = None,
         copy: bool = False,
+        keep_empty: bool = False,
     ):
         self.copy = copy
+        # With no rows, write a zero-row file with the schema instead of removing the file.
+        self.keep_empty = keep_empty
         self.final = final
         self.pending_dirs = pending_dirs
         self.schema = schema
@@ -227,6 +239,7 @@ class ParquetSink:
                 compression=COMPRESSION,
                 use_dictionary=dictionary_columns(self.schema),
                 write_statistics=statistics_columns(self.schema),
+                write_page_checksum=True,
             )
         return self._writer
 
@@ -257,6 +270,8 @@ class ParquetSink:
         ``commit`` then moves it into place (I/O work: compare, fsync, rename)."""
         if self._buffered:
             self._flush(self._buffered)
+        if self.keep_empty and self.rows == 0:
+            self._open()
         if self._writer is not None:
             self._writer.close()
             self._writer = None
@@ -287,10 +302,30 @@ class ParquetSink:
 
 
 @contextlib.contextmanager
-def sink(final: Path, schema: pa.Schema) -> Iterator[ParquetSink]:
-    s = ParquetSink(final, schema)
+def sink(final: Path, schema: pa.Schema, keep_empty: bool = False) -> Iterator[ParquetSink]:
+    s = ParquetSink(final, schema, keep_empty=keep_empty)
     try:
         yield s
     except BaseException:
         s.abort()
         raise
+
+
+def ensure_partition_glob(settings: Settings, table: str, schema: pa.Schema) -> bool:
+    """Keep the ``event_date=*/data.parquet`` glob of a partitioned table matching a file:
+    an empty placeholder partition while no day partition holds data, none otherwise.
+    True if the placeholder was written or removed."""
+    root = table_dir(settings, table)
+    placeholder = root / EMPTY_PARTITION / DATA_FILE
+    has_days = any(
+        (path / DATA_FILE).exists() for path in lake_partitions(settings, table).values()
+    )
+    if has_days:
+        if not placeholder.parent.exists():
+            return False
+        remove(placeholder)
+        shutil.rmtree(placeholder.parent, ignore_errors=True)
+        fsync_dir(root)
+        return True
+    with sink(placeholder, schema, keep_empty=True) as empty:
+        return empty.close()

@@ -32,6 +32,12 @@ def load(settings: Settings, table: str) -> datetime | None:
     return datetime.fromisoformat(state["watermark"])
 
 
+def gate(settings: Settings, table: str) -> dict[str, Any] | None:
+    """The row-gate settings the table's lake copy was checked with (None if unknown)."""
+    state = read_json(state_path(settings, table))
+    return state.get("gate") if state else None
+
+
 def save(settings: Settings, table: str, watermark: datetime | None, **extra: Any) -> None:
     write_json(
         state_path(settings, table),

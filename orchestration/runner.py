@@ -48,6 +48,8 @@ class CheckInfo:
     name: str
     passed: bool
     severity: str
+    # The check's "messages" metadata (e.g. which column failed, how many rows, examples).
+    detail: str = ""
 
 
 @dataclass
@@ -228,6 +230,9 @@ def _follow(
                         name=evaluation.check_name,
                         passed=bool(evaluation.passed),
                         severity=evaluation.severity.value,
+                        detail=str(
+                            getattr(evaluation.metadata.get("messages"), "value", None) or ""
+                        ),
                     )
                 )
                 _emit(on_event, "check", step, f"{evaluation.check_name}")
@@ -358,6 +363,9 @@ def run_job(
         names = ", ".join(f"{c.asset}:{c.name}" for c in failed_blocking[:4])
         more = f" and {len(failed_blocking) - 4} more" if len(failed_blocking) > 4 else ""
         summary.failure = f"blocking checks failed ({names}{more}); nothing was published"
+        first = next((c.detail for c in failed_blocking if c.detail), "")
+        if first:
+            summary.failure += f": {first.split('; ')[0] if len(first) > 400 else first}"
     return summary
 
 

@@ -22,6 +22,9 @@ from petpro.errors import PetProError
 from petpro.publication import CURRENT, DATABASE_FILE, MARTS_DIR
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# The floor of plausible source dates when PETPRO_EARLIEST_DATE is unset (the platform launch
+# the quality gate has always assumed); an earlier PETPRO_PARTITIONS_START lowers it.
+PLAUSIBLE_FLOOR = date(2015, 1, 1)
 
 
 class SettingsError(PetProError, ValueError):
@@ -71,6 +74,12 @@ class Settings(BaseSettings):
         default=date(2024, 1, 1),
         description="First day of the daily activity partitions in Dagster (backfills, schedules).",
     )
+    earliest_date: date | None = Field(
+        default=None,
+        description="First plausible day of the source's history: rows dated before it are "
+        "quarantined by ingestion (default: the earlier of PETPRO_PARTITIONS_START and "
+        "2015-01-01).",
+    )
     export_after_refresh: bool = Field(
         default=False,
         description="Export the reports right after each successful nightly refresh (Dagster).",
@@ -96,6 +105,14 @@ class Settings(BaseSettings):
     @cached_property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def plausible_since(self) -> date:
+        """The first day a source timestamp may fall on: ``PETPRO_EARLIEST_DATE``, by default
+        the earlier of ``PETPRO_PARTITIONS_START`` and 2015-01-01. Not the partitions start
+        alone: vendors, services and staff accounts legitimately predate the first activity
+        partition (the synthetic source onboards vendors up to 500 days before its history)."""
+        return self.earliest_date or min(self.partitions_start, PLAUSIBLE_FLOOR)
 
     @property
     def pg_dir(self) -> Path:

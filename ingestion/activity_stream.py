@@ -1,0 +1,225 @@
+"""The activity log: extraction by event date into daily partitions.
+
+The event date of a row is its timestamp's date in ``PETPRO_TIMEZONE`` as PostgreSQL computes
+it: the same expression plans the run (per-date counts, touched dates), selects the rows of
+the wanted dates and is streamed with every row to decide its partition.
+
+``activities`` is partitioned by event date in ``PETPRO_TIMEZONE``. A run re-extracts the
+dates touched since the watermark (late events included) plus every date whose row count
+differs between source and lake (hard deletes) and every date whose lake file was found
+corrupt; a partition is always replaced whole. A backfill re-extracts the dates asked for.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ingestion import lake
+from ingestion.contracts import TableContract
+from ingestion.extract import (
+    BackgroundStage,
+    Converted,
+    Converter,
+    fetch_all,
+    quote_ident,
+    quote_literal,
+    select_sql,
+    stream,
+)
+from ingestion.partition_writer import PartitionWriter, write_mixed
+from ingestion.privacy import Pseudonymiser
+from ingestion.quality import Sampler, quality_columns
+from ingestion.records import TableResult
+from ingestion.row_checks import RowGate
+from ingestion.snapshots import ts_literal
+from petpro.settings import Settings
+
+Progress = Callable[[str, int, int | None], None]
+# The event date each extracted row carries from the server (not a lake column).
+EVENT_DATE = "_event_date"
+_PAD = timedelta(days=1)
+
+
+def _day_start_utc(day: date, settings: Settings) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=settings.tz).astimezone(UTC)
+
+
+def _date_ranges(days: Sequence[date]) -> list[tuple[date, date]]:
+    """Contiguous runs of dates (inclusive bounds)."""
+    ranges: list[tuple[date, date]] = []
+    for day in sorted(set(days)):
+        if ranges and (day - ranges[-1][1]).days == 1:
+            ranges[-1] = (ranges[-1][0], day)
+        else:
+            ranges.append((day, day))
+    return ranges
+
+
+def _lake_counts(settings: Settings, table: str, skip: Sequence[date]) -> dict[date, int]:
+    """Rows per date in the lake (data + quarantine), from the footers; ``skip``: dates
+    whose files are corrupt (re-extracted anyway)."""
+    return {
+        day: lake.parquet_rows(path / lake.DATA_FILE) + lake.parquet_rows(path / lake.REJECTED_FILE)
+        for day, path in lake.lake_partitions(settings, table).items()
+        if day not in skip
+    }
+
+
+def _local_date_sql(contract: TableContract, settings: Settings) -> str:
+    column = quote_ident(contract.partition_source or "timestamp")
+    return f"({column} at time zone {quote_literal(settings.timezone)})::date"
+
+
+def extract_activities(
+    settings: Settings,
+    conn: Any,
+    contract: TableContract,
+    result: TableResult,
+    *,
+    since: datetime | None,
+    dates: tuple[date, date] | None,
+    repair: Sequence[date],
+    pseudonymiser: Pseudonymiser,
+    gate: RowGate,
+    progress: Progress | None,
+) -> Sampler:
+    """Extract the activity log: everything when ``since`` and ``dates`` are None, else the
+    dates touched after ``since`` (or the ``dates`` window), plus the ``repair`` dates."""
+    table = contract.table
+    local_date = _local_date_sql(contract, settings)
+    lake_counts = _lake_counts(settings, table, repair)
+    whole_table = since is None and dates is None
+    counts: dict[date, int] = {}
+    if not whole_table:
+        # A full extraction learns the per-date counts from the rows it writes; the others
+        # need them up front to find partitions that lost rows (hard deletes).
+        counts = {
+            row[0]: int(row[1])
+            for row in fetch_all(
+                conn, f"select {local_date}, count(*) from {quote_ident(table)} group by 1"
+            )
+        }
+    if dates is not None:
+        result.mode = "backfill"
+        first, last = dates
+        wanted = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+        wanted = sorted(set(wanted) | set(repair))
+    elif whole_table:
+        result.mode = "full"
+        wanted = sorted(set(lake_counts) | set(repair))  # + every date written, below
+    else:
+        assert since is not None
+        result.mode = "incremental"
+        touched = {
+            row[0]
+            for row in fetch_all(
+                conn,
+                f"select distinct {local_date} from {quote_ident(table)} "
+                f"where {quote_ident(contract.cursor)} > {ts_literal(since)}",
+            )
+        }
+        mismatched = {
+            d for d in set(counts) | set(lake_counts) if counts.get(d, 0) != lake_counts.get(d, 0)
+        }
+        wanted = sorted(touched | mismatched | set(repair))
+    result.touched_dates = list(wanted)
+    if whole_table:
+        # The planner's row estimate: enough for a progress bar, and no extra table scan.
+        estimate = fetch_all(
+            conn,
+            f"select reltuples::bigint from pg_class where oid = {quote_literal(table)}::regclass",
+        )
+        total: int | None = int(estimate[0][0]) if estimate and estimate[0][0] > 0 else None
+    else:
+        total = sum(counts.get(d, 0) for d in wanted)
+    if progress:
+        progress(table, 0, total)
+    converter = Converter(contract, pseudonymiser, gate)
+    writer = PartitionWriter(settings, contract, result)
+    sampler = Sampler(columns=quality_columns(contract))
+    order = f"{quote_ident(contract.partition_source or 'timestamp')}, {quote_ident(contract.primary_key)}"
+    # PostgreSQL dates every row: the writer partitions by the very expression the counts
+    # and touched dates above were grouped by. Arrow or Python computing it again would use
+    # another copy of the time-zone database, which can disagree with the server's (a rule
+    # change, a DST fall-back across midnight) and put rows on a day the plan never counted.
+    day_column = f'{local_date} as "{EVENT_DATE}"'
+    queries: list[str] = []
+    if whole_table:
+        queries.append(select_sql(contract, order=order, extra=day_column))
+    else:
+        column = quote_ident(contract.partition_source or "timestamp")
+        for first, last in _date_ranges(wanted):
+            # The timestamp bounds (padded: any offset is < 1 day) let the index narrow the
+            # scan; the date predicate, in the server's own rules, decides.
+            lo = _day_start_utc(first, settings) - _PAD
+            hi = _day_start_utc(last + timedelta(days=1), settings) + _PAD
+            where = (
+                f"{column} >= {ts_literal(lo)} and {column} < {ts_literal(hi)} and "
+                f"{local_date} between {quote_literal(first.isoformat())}::date "
+                f"and {quote_literal(last.isoformat())}::date"
+            )
+            queries.append(select_sql(contract, where=where, order=order, extra=day_column))
+    done = 0
+
+    def write(item: tuple[Converted, pa.Array]) -> None:
+        out, days = item
+        if out.rejected is not None and out.rejected.num_rows:
+            assert out.keep is not None
+            write_mixed(
+                writer,
+                out.accepted,
+                days.filter(out.keep),
+                out.rejected,
+                days.filter(pc.invert(out.keep)),
+            )
+        else:
+            writer.write(out.accepted, days, rejected=False)
+
+    # Three threads overlap: the driver decodes the COPY stream (reader thread), this
+    # thread converts and pseudonymises, the writer thread encodes and commits Parquet.
+    stage = BackgroundStage(write)
+    try:
+        for sql in queries:
+            for batch in stream(conn, sql):
+                out = converter.convert(batch)
+                stage.submit((out, batch.column(EVENT_DATE)))
+                sampler.add(out.accepted)
+                done += batch.num_rows
+                if progress:
+                    progress(table, done, total)
+        stage.close()
+        writer.finish()
+    except BaseException:
+        with contextlib.suppress(BaseException):
+            stage.close()
+        writer.abort()
+        raise
+    if whole_table:
+        counts = dict(writer.day_rows)
+        wanted = sorted(set(wanted) | set(counts))
+        result.touched_dates = list(wanted)
+    # Dates asked for (or present in the lake) that produced no rows: remove them.
+    for day in sorted(set(wanted) - set(writer.written)):
+        path = lake.partition_dir(settings, table, day)
+        if lake.remove_partition(path):
+            result.removed_dates.append(day)
+            result.files_changed += 1
+    # Make every rename durable before the caller moves the watermark.
+    writer.pending_dirs.add(lake.table_dir(settings, table))
+    lake.fsync_dirs(writer.pending_dirs, threads=PartitionWriter.IO_THREADS)
+    if lake.ensure_partition_glob(settings, table, contract.lake_schema()):
+        result.files_changed += 1
+    result.deleted = sum(
+        max(lake_counts.get(d, 0) - counts.get(d, 0), 0) for d in wanted if d in lake_counts
+    )
+    result.quarantined = sum(
+        lake.parquet_rows(path / lake.REJECTED_FILE)
+        for path in lake.lake_partitions(settings, table).values()
+    )
+    return sampler
