@@ -167,7 +167,8 @@ def actives_chart(series: Sequence[tuple[date, int, int, int]], period: Period) 
         if len(ticks) > 7:
             ticks = ticks[:: -(-len(ticks) // 7)]
         ax.set_xticks(ticks, [f"{d.day} {month_name(d)}\n{d.year}" for d in ticks])
-        ax.set_xlim(days[0], days[-1])
+        if len(days) > 1:
+            ax.set_xlim(days[0], days[-1])
         ax.legend(loc="upper left", ncols=4, bbox_to_anchor=(0, 1.14))
         return _to_drawing(fig)
 

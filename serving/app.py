@@ -503,7 +503,7 @@ def create_app(settings: Settings) -> FastAPI:
         return FileResponse(
             found.path,
             media_type=CONTENT_TYPES[found.format],
-            filename=f"{found.report}-{found.date}.{found.format}",
+            filename=found.download_name,
             headers=headers,
         )
 
