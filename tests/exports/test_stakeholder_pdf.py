@@ -442,6 +442,17 @@ def test_real_publication_pdf_numbers_equal_marts(pipeline, edition, tmp_path):
     check_edition(pdf, _published_db(settings), edition, hwm, settings.timezone, record["run_id"])
     check_renders(pdf, tmp_path)
     assert pdf.stat().st_size < 2_000_000
+    # Aggregates only: no customer id or e-mail address of the source reaches the document.
+    import psycopg
+
+    text = "\n".join(oracle.pages(pdf))
+    with psycopg.connect(pipeline.source_url) as conn:
+        people = conn.execute("select id::text, email from users limit 200").fetchall()
+    assert people and not [v for row in people for v in row if v and v in text]
+    assert not re.search(
+        r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+        text.replace(record["run_id"], ""),
+    )
     # The real data has every comparison period of the month before, so no n/a there.
     assert oracle.edition_as_of(GRAIN[edition], hwm.date()).start < date.fromisoformat(
         manifest["report_date"]
