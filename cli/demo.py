@@ -3,7 +3,8 @@
 Start the embedded PostgreSQL (or use ``PETPRO_SOURCE_URL``), create the schema, seed the
 default synthetic dataset when the source is empty (``prepare_demo_source``), then run the
 pipeline through Dagster in process: a full refresh, one simulated day and its incremental
-refresh, the report files, and a summary of where everything is.
+refresh, the report files (tables and both editions of the stakeholder PDF), and a summary of
+where everything is.
 """
 
 from __future__ import annotations
@@ -116,6 +117,9 @@ def _export_reports(settings: Settings) -> Path | None:
     console.rule("report files")
     result = export_reports(settings)
     console.print(f"{len(result.files)} report files written to {result.folder}")
+    for f in result.files:
+        if f.format == "pdf":
+            console.print(f"stakeholder report ({f.edition}): {f.path}", highlight=False)
     return result.folder
 
 

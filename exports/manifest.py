@@ -3,7 +3,8 @@
 For each file: the facts of :class:`petpro.export_layout.ManifestFile` (file name, report,
 format, rows, bytes, sha256 — the part the API reads), then the columns with their SQL types,
 the filter applied, the marts it was read from, the data high-water mark, the publication
-(``run_id``/``published_at`` of the publication record) and ``generated_at``. Apart from
+(``run_id``/``published_at`` of the publication record) and ``generated_at``. A PDF entry has
+``rows: 0`` and, instead of columns and filter, its ``edition``, ``period`` and ``pages``. Apart from
 ``generated_at`` the manifest depends only on the publication and the selection, so
 re-exporting the same publication for the same date gives the same manifest.
 """
@@ -19,6 +20,7 @@ from typing import Any
 
 from exports.published import ReportData
 from exports.safety import DANGEROUS_FIRST_CHARACTERS, LEADING_WHITESPACE
+from exports.stakeholder_data import StakeholderData
 from petpro.export_layout import MANIFEST, ManifestFile
 from petpro.publication import PublicationRecord
 
@@ -51,6 +53,33 @@ def file_entry(
             for name, sql_type in zip(data.table.column_names, data.sql_types, strict=True)
         ],
         "filter": data.filter,
+        "sources": list(data.sources),
+        "high_water_mark": iso(publication.high_water_mark),
+        "publication": {
+            "run_id": publication.run_id,
+            "published_at": iso(publication.published_at),
+        },
+        "generated_at": iso(generated_at),
+    }
+
+
+def document_entry(
+    facts: ManifestFile,
+    data: StakeholderData,
+    pages: int,
+    publication: PublicationRecord,
+    generated_at: datetime,
+) -> dict[str, Any]:
+    return {
+        **facts.to_json(),
+        "edition": data.edition,
+        "period": {
+            "grain": data.period.grain,
+            "start": iso(data.period.start),
+            "end": iso(data.period.end),
+            "label": data.period.label,
+        },
+        "pages": pages,
         "sources": list(data.sources),
         "high_water_mark": iso(publication.high_water_mark),
         "publication": {

@@ -3,9 +3,11 @@
 One report per published aggregate mart (the customer-level marts ``mart_customer_profile`` and
 ``mart_customer_activity_daily`` are deliberately absent: report files leave the warehouse and
 must not carry per-customer rows) plus ``executive_summary``, which is derived from several marts
-(see ``exports.summary``). ``grain`` gives the deterministic row order of the files;
-``period_column`` is the column ``--from/--to`` filter on (``None``: not time-grained, always
-exported whole).
+(see ``exports.summary``), and ``stakeholder_report``, the PDF for people who read rather than
+analyse (see ``exports.stakeholder_pdf``), in a monthly and a weekly edition. ``grain`` gives
+the deterministic row order of the files; ``period_column`` is the column ``--from/--to``
+filter on (``None``: not time-grained, always exported whole); ``formats`` the file formats a
+report is written in (tables: CSV, Parquet, XLSX; the stakeholder report: PDF).
 """
 
 from __future__ import annotations
@@ -15,18 +17,21 @@ from dataclasses import dataclass
 
 from exports.errors import UnknownFormatError, UnknownReportError
 
-FORMATS: tuple[str, ...] = ("csv", "parquet", "xlsx")
+TABLE_FORMATS: tuple[str, ...] = ("csv", "parquet", "xlsx")
+FORMATS: tuple[str, ...] = (*TABLE_FORMATS, "pdf")
+STAKEHOLDER_REPORT = "stakeholder_report"
 
 
 @dataclass(frozen=True)
 class Report:
-    """One report file family (``<name>.csv|parquet|xlsx``)."""
+    """One report file family (``<name>.csv|parquet|xlsx``, or ``<name>_<edition>.pdf``)."""
 
     name: str
     title: str
     mart: str | None  # the published mart it copies; None = derived from several marts
     grain: tuple[str, ...]
     period_column: str | None = None
+    formats: tuple[str, ...] = TABLE_FORMATS
 
     @property
     def time_grained(self) -> bool:
@@ -39,6 +44,14 @@ REPORTS: tuple[Report, ...] = (
         "Headline numbers of every area for the report date's month",
         None,
         ("metric", "currency"),
+    ),
+    Report(
+        STAKEHOLDER_REPORT,
+        "PDF for stakeholders: KPIs with changes, charts, what changed, definitions "
+        "(monthly and weekly editions)",
+        None,
+        (),
+        formats=("pdf",),
     ),
     Report(
         "customer_growth",
@@ -146,7 +159,7 @@ def resolve_reports(names: Sequence[str] | None) -> list[Report]:
 
 
 def resolve_formats(formats: Sequence[str] | None) -> list[str]:
-    """The formats asked for, deduplicated, in canonical order (csv, parquet, xlsx)."""
+    """The formats asked for, deduplicated, in canonical order (csv, parquet, xlsx, pdf)."""
     if not formats:
         return list(FORMATS)
     asked = {f.strip().lower().lstrip(".") for f in formats}
@@ -156,3 +169,31 @@ def resolve_formats(formats: Sequence[str] | None) -> list[str]:
             f"unknown format {', '.join(repr(u) for u in unknown)}: use " + ", ".join(FORMATS)
         )
     return [f for f in FORMATS if f in asked]
+
+
+def resolve_selection(
+    names: Sequence[str] | None, formats: Sequence[str] | None
+) -> list[tuple[Report, list[str]]]:
+    """Each selected report with the asked formats it is written in (reports with none dropped).
+
+    Naming a report and only formats it is not written in is a mistake, reported in one line
+    (``--report customer_growth --format pdf``); without ``--report`` every report that has
+    one of the asked formats is selected (``--format pdf`` alone: the stakeholder report).
+    """
+    reports = resolve_reports(names)
+    fmts = resolve_formats(formats)
+    selected = [(r, [f for f in fmts if f in r.formats]) for r in reports]
+    if names:
+        wrong = [r for r, fs in selected if not fs]
+        if wrong:
+            raise UnknownFormatError(
+                "; ".join(
+                    f"{r.name} is written as {', '.join(r.formats)}, not {', '.join(fmts)}"
+                    for r in wrong
+                )
+                + ": ask for one of its formats (or leave --format out)"
+            )
+    selected = [(r, fs) for r, fs in selected if fs]
+    if not selected:
+        raise UnknownFormatError(f"no report is written as {', '.join(fmts)}")
+    return selected

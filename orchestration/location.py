@@ -20,6 +20,7 @@ from orchestration.jobs import build_jobs
 from orchestration.partitions import activity_partitions
 from orchestration.published_assets import build_published_asset, published_fresh
 from orchestration.raw_assets import build_raw_assets
+from orchestration.report_schedules import build_report_schedules
 from orchestration.schedules import (
     build_export_schedule,
     build_freshness_schedule,
@@ -62,6 +63,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     if with_exports:
         assets.append(report_exports)
         schedules.append(build_export_schedule(settings, jobs["export_reports"]))
+        schedules.extend(build_report_schedules(settings))
         sensors.append(
             build_export_after_refresh_sensor(jobs["nightly_refresh"], jobs["export_reports"])
         )

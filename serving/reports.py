@@ -20,11 +20,12 @@ from typing import Any
 from petpro.export_layout import DATED, LATEST, MANIFEST, read_manifest
 
 DATE_RE = DATED
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*\.(csv|parquet|xlsx)$")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*\.(csv|parquet|xlsx|pdf)$")
 CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "parquet": "application/vnd.apache.parquet",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "pdf": "application/pdf",
 }
 
 
@@ -38,6 +39,11 @@ class ReportFile:
     size: int | None
     rows: int | None
     path: Path
+
+    @property
+    def download_name(self) -> str:
+        """``<file stem>-<date>.<ext>``: unique per file (the two PDF editions share a report)."""
+        return f"{Path(self.name).stem}-{self.date}.{self.format}"
 
     def describe(self) -> dict[str, Any]:
         return {

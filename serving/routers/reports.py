@@ -81,6 +81,6 @@ def report_file(
     return FileResponse(
         found.path,
         media_type=CONTENT_TYPES[found.format],
-        filename=f"{found.report}-{found.date}.{found.format}",
+        filename=found.download_name,
         headers=headers,
     )

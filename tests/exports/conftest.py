@@ -9,7 +9,7 @@ these tests.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +17,7 @@ import pytest
 
 from petpro.settings import Settings, get_settings
 from tests.exports.publication import build_publication
+from tests.exports.smtp import Mailbox, running_smtp
 
 
 @dataclass
@@ -46,3 +47,10 @@ def published(export_home: Path) -> Published:
         return get_settings(home=export_home, **overrides)
 
     return Published(settings, export_home, make_settings)
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[Mailbox]:
+    """A real SMTP server on loopback that keeps what it receives (tests/exports/smtp.py)."""
+    with running_smtp() as box:
+        yield box

@@ -98,7 +98,15 @@ def test_cli_bad_dates(published):
         _petpro(published.home, "--from", "2024-13-01"), "--from '2024-13-01' is not a date"
     )
     _assert_clean_error(_petpro(published.home, "--date", "yesterday"), "YYYY-MM-DD")
-    _assert_clean_error(_petpro(published.home, "--format", "pdf"), "unknown format 'pdf'")
+    _assert_clean_error(_petpro(published.home, "--format", "docx"), "unknown format 'docx'")
+    _assert_clean_error(
+        _petpro(published.home, "--report", "customer_growth", "--format", "pdf"),
+        "customer_growth is written as csv, parquet, xlsx, not pdf",
+    )
+    _assert_clean_error(
+        _petpro(published.home, "--format", "pdf", "--edition", "daily"),
+        "unknown edition 'daily'",
+    )
     assert not (published.home / "exports").exists()
 
 

@@ -64,7 +64,10 @@ def test_declared_reports_cover_every_aggregate_mart():
     aggregate = set(MARTS) - {"mart_customer_profile", "mart_customer_activity_daily"}
     assert {r.mart for r in MART_REPORTS} == aggregate
     assert len(MART_REPORTS) == 11
-    assert [r.name for r in REPORTS if r.mart is None] == ["executive_summary"]
+    assert [r.name for r in REPORTS if r.mart is None] == [
+        "executive_summary",
+        "stakeholder_report",
+    ]
 
 
 def test_default_folder_and_latest(shared, exported):
@@ -74,8 +77,10 @@ def test_default_folder_and_latest(shared, exported):
     assert (exports_dir / "latest").is_symlink()
     assert (exports_dir / "latest").resolve() == exported.folder
     names = sorted(p.name for p in exported.folder.iterdir())
-    expected = sorted(f"{r.name}.{ext}" for r in REPORTS for ext in ("csv", "parquet", "xlsx"))
-    assert names == sorted([*expected, "manifest.json"])
+    tables = [r for r in REPORTS if r.name != "stakeholder_report"]
+    expected = sorted(f"{r.name}.{ext}" for r in tables for ext in ("csv", "parquet", "xlsx"))
+    pdfs = ["stakeholder_report_monthly.pdf", "stakeholder_report_weekly.pdf"]
+    assert names == sorted([*expected, *pdfs, "manifest.json"])
     assert not [p for p in exports_dir.iterdir() if p.name.startswith(".tmp-")]
 
 
@@ -173,7 +178,7 @@ def test_manifest_matches_files(shared, exported):
         "high_water_mark": HWM.isoformat(),
     }
     files = manifest["files"]
-    assert len(files) == len(REPORTS) * 3
+    assert len(files) == (len(REPORTS) - 1) * 3 + 2
     assert {f["file"] for f in files} == {p.name for p in exported.folder.iterdir()} - {
         "manifest.json"
     }
@@ -188,6 +193,18 @@ def test_manifest_matches_files(shared, exported):
         }
         assert entry["high_water_mark"] == HWM.isoformat()
         assert entry["generated_at"] == manifest["generated_at"]
+        if entry["format"] == "pdf":
+            # Editions as of the report date 2024-03-20: February, and the week of 11-17 March.
+            period = {
+                "monthly": {"grain": "month", "start": "2024-02-01", "end": "2024-02-29"},
+                "weekly": {"grain": "week", "start": "2024-03-11", "end": "2024-03-17"},
+            }[entry["edition"]]
+            assert {k: entry["period"][k] for k in period} == period
+            assert entry["file"] == f"stakeholder_report_{entry['edition']}.pdf"
+            assert entry["rows"] == 0 and entry["pages"] == 6
+            assert data.startswith(b"%PDF-") and b"%%EOF" in data[-64:]
+            assert "mart_customer_growth" in entry["sources"]
+            continue
         names = [c["name"] for c in entry["columns"]]
         if entry["format"] == "parquet":
             table = pq.read_table(path)
