@@ -284,7 +284,7 @@ def test_exports_and_the_api_read_the_version_current_points_at(home: Settings) 
 def test_derived_marts_join_the_same_version(home: Settings) -> None:
     def squares(con: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:
         # Reads the staged copy of mart_a, exactly what readers of this version will see.
-        return {"mart_squares": con.execute("select x, x * x as sq from mart_a").to_arrow_table()}
+        return {"mart_squares": con.sql("select x, x * x as sq from mart_a").to_arrow_table()}
 
     result = publish(home, run_id="derive-1", derive=[squares])
     with duckdb.connect(str(home.published_db), read_only=True) as con:
@@ -303,7 +303,7 @@ def test_derived_marts_join_the_same_version(home: Settings) -> None:
         lambda con: {"mart_a": pa.table({"x": [1]})},  # would replace a dbt mart
         lambda con: {"Scores": pa.table({"x": [1]})},  # not a mart name
         lambda con: {"mart_c": [1, 2]},  # not an Arrow table
-        lambda con: con.execute("select * from no_such_table").to_arrow_table(),  # the step fails
+        lambda con: con.sql("select * from no_such_table").to_arrow_table(),  # the step fails
     ],
 )
 def test_a_failing_derived_step_leaves_the_previous_publication(
