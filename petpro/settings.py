@@ -74,6 +74,11 @@ class Settings(BaseSettings):
         default=False,
         description="Export the reports right after each successful nightly refresh (Dagster).",
     )
+    lock_timeout_seconds: float = Field(
+        default=1800.0,
+        gt=0,
+        description="Seconds a run waits for the build.duckdb writer lock before giving up.",
+    )
 
     @field_validator("timezone")
     @classmethod
