@@ -75,8 +75,8 @@ def register(app: typer.Typer) -> None:
         port: int = typer.Option(3000, help="Port of the Dagster UI on 127.0.0.1."),
     ) -> None:
         """Start the Dagster UI (and daemon) on 127.0.0.1 for this code location."""
+        from orchestration.instance import prepare_instance_home
         from orchestration.manifest import prepare_manifest
-        from orchestration.runner import prepare_instance_home
 
         settings = get_settings()
         home = prepare_instance_home(settings)

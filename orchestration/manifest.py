@@ -4,7 +4,8 @@ Definitions are built from ``dbt_project/target/dagster/manifest.json`` (a targe
 its own, so a concurrent ``dbt build`` elsewhere never leaves a half-written manifest under
 our feet). It is produced by ``dbt parse`` from ``make env`` / ``make ui``
 (``python -m orchestration.manifest``), and — only when it is missing or older than a file of
-the dbt project, e.g. after an edit under ``dagster dev`` — when the definitions load. An import with a fresh manifest costs a few ``stat`` calls, never a parse.
+the dbt project, e.g. after an edit under ``dagster dev`` — when the definitions load. An
+import with a fresh manifest costs a few ``stat`` calls, never a parse.
 """
 
 from __future__ import annotations
