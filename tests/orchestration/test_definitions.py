@@ -316,3 +316,24 @@ def test_cli_logging_keeps_library_info_off_the_terminal(tmp_path: Path) -> None
     assert "dagster info line" not in output
     assert "INFO" not in output
     assert "a library warning" in proc.stderr  # warnings still reach the person
+
+
+def test_settings_resource_carries_every_non_secret_setting(tmp_path: Path) -> None:
+    from orchestration.resources import SECRET_SETTINGS, PetProSettings
+
+    # A setting added to petpro/settings.py must reach the assets through the resource.
+    assert set(PetProSettings.model_fields) == set(Settings.model_fields) - SECRET_SETTINGS
+    settings = get_settings(
+        home=tmp_path / "home",
+        timezone="Asia/Tokyo",
+        late_days=5,
+        partitions_start="2025-02-01",
+        export_after_refresh=True,
+        lock_timeout_seconds=12.5,
+        pii_key="never-in-dagster-config",
+    )
+    resource = PetProSettings.from_settings(settings)
+    assert "never-in-dagster-config" not in resource.model_dump_json()
+    back = resource.settings()
+    for name in PetProSettings.model_fields:
+        assert getattr(back, name) == getattr(settings, name), name
