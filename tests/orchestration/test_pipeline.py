@@ -382,7 +382,6 @@ def test_export_after_refresh_sensor(
     settings = pipeline.settings
     instance = instance_for(settings)
     sensor = pipeline.defs.get_sensor_def("export_after_refresh")
-    nightly = pipeline.defs.resolve_job_def("nightly_refresh")
     run = instance.get_run_by_id(pipeline.second.run_id)
     assert run.job_name == "nightly_refresh" and run.status == DagsterRunStatus.SUCCESS
     success = _status_change(instance, run.run_id, DagsterEventType.RUN_SUCCESS)
@@ -409,31 +408,27 @@ def test_export_after_refresh_sensor(
     assert isinstance(evaluate(run, success, False), SkipReason)
 
     # Two more real nightly runs in the same instance, each touching one small table in a
-    # scratch home: one fails (a database without the schema), one succeeds with the
-    # per-run tag petpro/export_after=true. The source URL comes from the environment.
-    scratch = {
-        "petpro": PetProSettings.from_settings(
-            settings.model_copy(update={"home": tmp_path / "scratch"})
-        )
-    }
+    # scratch home (the code location built for it): one fails (a database without the
+    # schema), one succeeds with the per-run tag petpro/export_after=true. The source URL
+    # comes from the environment.
+    scratch = build_definitions(settings.model_copy(update={"home": tmp_path / "scratch"}))
+    scratch_nightly = scratch.resolve_job_def("nightly_refresh")
     before_failed = initial_sensor_cursor(pipeline.defs, instance)
     monkeypatch.setenv("PETPRO_SOURCE_URL", empty_db_url)
     partition = pipeline.source.end.isoformat()
-    failed = nightly.execute_in_process(
+    failed = scratch_nightly.execute_in_process(
         instance=instance,
         partition_key=partition,
         asset_selection=[raw_key("vendors")],
-        resources=scratch,
         raise_on_error=False,
     )
     assert not failed.success
     monkeypatch.setenv("PETPRO_SOURCE_URL", pipeline.source.url)
-    tagged = nightly.execute_in_process(
+    tagged = scratch_nightly.execute_in_process(
         instance=instance,
         partition_key=partition,
         asset_selection=[raw_key("vendors")],
         tags={EXPORT_AFTER_TAG: "true"},
-        resources=scratch,
         raise_on_error=False,
     )
     assert tagged.success
