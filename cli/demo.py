@@ -73,8 +73,7 @@ def demo() -> None:
     console.rule(f"done in {time.perf_counter() - started:.0f} s")
     console.print(f"published marts:  [bold]{settings.published_db}[/] (DuckDB, read-only)")
     console.print(f"                  [bold]{settings.published_marts_dir}/<mart>.parquet[/]")
-    if exports_folder is not None:
-        console.print(f"report files:     [bold]{exports_folder}[/]")
+    console.print(f"report files:     [bold]{exports_folder}[/]")
     from cli.serve import dashboard_hint
 
     console.print(dashboard_hint(), highlight=False, soft_wrap=True)
@@ -107,11 +106,7 @@ def _simulate_next_day(settings: Settings, url: str) -> date | None:
     return summary.day
 
 
-def _export_reports(settings: Settings) -> Path | None:
-    import importlib.util
-
-    if importlib.util.find_spec("exports.run") is None:
-        return None
+def _export_reports(settings: Settings) -> Path:
     from exports.run import export_reports
 
     console.rule("report files")

@@ -5,7 +5,9 @@ day's partition plus the late-event look-back → write-audit-publish) for ``--d
 yesterday in ``PETPRO_TIMEZONE``), or ``full_rebuild`` with ``--full``, on the Dagster
 instance under ``$PETPRO_HOME/dagster`` (so the run appears in ``petpro ui``). Shows one
 progress line per step and ends with a summary: rows per mart, check results, step timings
-and where the published files are. A failed run exits non-zero with one line saying why.
+and where the published files are. A failed run exits non-zero with one line saying why. A
+step waiting for the build lock says so (and whose run holds it); a run left unfinished by a
+killed process is reported and marked failed before the new run starts.
 """
 
 from __future__ import annotations
@@ -61,6 +63,9 @@ def run_refresh(
             if not started["done"]:
                 progress.update(loading, completed=1, description="definitions loaded")
                 started["done"] = True
+            if event.kind in {"notice", "lock_wait"}:
+                progress.console.print(f"[yellow]{event.text}[/]", highlight=False)
+                return
             step = event.step
             if step is None:
                 return

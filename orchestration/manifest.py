@@ -3,9 +3,9 @@
 Definitions are built from ``dbt_project/target/dagster/manifest.json`` (a target path of
 its own, so a concurrent ``dbt build`` elsewhere never leaves a half-written manifest under
 our feet). It is produced by ``dbt parse`` from ``make env`` / ``make ui``
-(``python -m orchestration.manifest``), by ``dagster dev`` (``DbtProject.prepare_if_dev``),
-and — only when it is missing or older than a file of the dbt project — when the definitions
-load. An import with a fresh manifest costs a few ``stat`` calls, never a parse.
+(``python -m orchestration.manifest``), and — only when it is missing or older than a file of
+the dbt project, e.g. after an edit under ``dagster dev`` — when the definitions load. An
+import with a fresh manifest costs a few ``stat`` calls, never a parse.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pathlib import Path
 
 from petpro.errors import PetProError
 from petpro.settings import Settings, get_settings
+from warehouse.dbt import dbt_env
 
 TARGET_PATH = "target/dagster"
 
@@ -30,37 +31,9 @@ def manifest_path(settings: Settings) -> Path:
     return settings.dbt_project_dir / TARGET_PATH / "manifest.json"
 
 
-def dbt_env(settings: Settings) -> dict[str, str]:
-    """Environment dbt needs (profiles.yml and dbt_project.yml read these variables)."""
-    return {
-        "PETPRO_HOME": str(settings.home),
-        "PETPRO_TIMEZONE": settings.timezone,
-        "PETPRO_LATE_DAYS": str(settings.late_days),
-        "DBT_THREADS": str(settings.dbt_threads),
-        "DBT_PROFILES_DIR": str(settings.dbt_project_dir),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "DO_NOT_TRACK": "1",
-    }
-
-
 def dagster_dbt_target(settings: Settings) -> Path:
     """Where dagster-dbt puts each invocation's target folder (under the home, not the repo)."""
     return settings.warehouse_dir / "dagster_dbt"
-
-
-def apply_dbt_env(settings: Settings) -> None:
-    """Export the dbt environment into this process (dagster-dbt's dbt subprocesses inherit
-    ``os.environ``): the dbt engineer's :func:`warehouse.dbt.dbt_env`, with artefacts under
-    ``$PETPRO_HOME/warehouse/dagster_dbt`` so homes never share dbt state."""
-    from warehouse.dbt import dbt_env as warehouse_dbt_env
-
-    target = dagster_dbt_target(settings)
-    target.mkdir(parents=True, exist_ok=True)
-    env = warehouse_dbt_env(settings)
-    env["DBT_TARGET_PATH"] = str(target)
-    env["DBT_LOG_PATH"] = str(target)
-    env["DBT_PROFILES_DIR"] = str(settings.dbt_project_dir)
-    os.environ.update(env)
 
 
 def ensure_partial_parse(settings: Settings) -> None:
@@ -105,6 +78,13 @@ def is_stale(settings: Settings) -> bool:
     return not path.exists() or _older_than_project(path, settings)
 
 
+def venv_python() -> str:
+    """The Python of this environment (``sys.prefix`` survives an interpreter started through
+    a resolved symlink, as Dagster's code server is)."""
+    candidate = Path(sys.prefix) / "bin" / "python"
+    return str(candidate) if candidate.exists() else sys.executable
+
+
 def dbt_executable() -> str:
     """The dbt of this environment: next to the venv's Python (``sys.prefix`` survives
     interpreters started through a resolved symlink, as Dagster's code server is)."""
@@ -142,12 +122,7 @@ def _run_parse(settings: Settings, target: Path, env: Mapping[str, str] | None =
             str(target),
         ],
         cwd=settings.dbt_project_dir,
-        env={
-            **os.environ,
-            **dbt_env(settings),
-            "DBT_LOG_PATH": str(target),
-            **(env or {}),
-        },
+        env={**dbt_env(settings, artefacts=False), "DBT_LOG_PATH": str(target), **(env or {})},
         capture_output=True,
         text=True,
         check=False,

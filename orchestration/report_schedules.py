@@ -34,7 +34,8 @@ from dagster import (
     schedule,
 )
 
-from petpro.settings import Settings, get_settings
+from orchestration.resources import PetProSettings
+from petpro.settings import Settings
 
 OP_NAME = "build_stakeholder_report"
 STAKEHOLDER_REPORT_KEY = "stakeholder_report"  # the asset key its materializations are logged to
@@ -50,12 +51,14 @@ class StakeholderReportConfig(Config):
 
 
 @op(name=OP_NAME, tags={"kind": "pdf"})
-def stakeholder_report_op(context: OpExecutionContext, config: StakeholderReportConfig) -> None:
+def stakeholder_report_op(
+    context: OpExecutionContext, config: StakeholderReportConfig, petpro: PetProSettings
+) -> None:
     from exports.delivery import deliver_report, delivery_configured
     from exports.reports import STAKEHOLDER_REPORT
     from exports.run import export_reports, parse_date
 
-    settings = get_settings()
+    settings = petpro.settings()
     day = parse_date(config.report_date, "report_date") if config.report_date else None
     result = export_reports(
         settings,

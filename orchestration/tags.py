@@ -20,8 +20,9 @@ MODE_INCREMENTAL = "incremental"
 WRITER_TAG = "petpro/build_duckdb"
 WRITER_VALUE = "writer"
 
-# Op-level pool of every step that opens build.duckdb (dbt and the publication).
-BUILD_POOL = "petpro_build_duckdb"
+# The process running an in-process run (``host:pid:start time``): lets the next refresh
+# tell a run whose process is gone (kill -9) from one still running.
+PROCESS_TAG = "petpro/process"
 
 # Demo runs may use the generated PII key stored under $PETPRO_HOME (never in production).
 GENERATED_KEY_TAG = "petpro/allow_generated_key"
@@ -30,6 +31,10 @@ GENERATED_KEY_TAG = "petpro/allow_generated_key"
 EXPORT_AFTER_TAG = "petpro/export_after"
 
 BACKFILL_TAG = "dagster/backfill"
+
+# Dagster's documented run tags for a single run over a range of partitions.
+PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
+PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 # The job whose whole purpose is re-extracting a range of activity partitions: it does so
 # however it is launched (a UI backfill, the launchpad on one day, or in process with the

@@ -97,6 +97,11 @@ class Settings(BaseSettings):
         default="petpro-reports@localhost",
         description="Sender address of the e-mails the system sends.",
     )
+    lock_timeout_seconds: float = Field(
+        default=1800.0,
+        gt=0,
+        description="Seconds a run waits for the build.duckdb writer lock before giving up.",
+    )
 
     @field_validator("timezone")
     @classmethod

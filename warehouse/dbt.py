@@ -88,9 +88,17 @@ def log_dir(settings: Settings) -> Path:
     return settings.warehouse_dir / "dbt_logs"
 
 
-def dbt_env(settings: Settings) -> dict[str, str]:
-    """The environment dbt runs with (os.environ plus the project's variables)."""
-    env = dict(os.environ)
+def dbt_env(settings: Settings, *, inherit: bool = True, artefacts: bool = True) -> dict[str, str]:
+    """The environment dbt runs with, defined once for every caller (CLI, Dagster, tests).
+
+    The variables ``profiles.yml`` and the models read (absolute ``PETPRO_HOME``, time zone,
+    late days, threads), telemetry and the network version check off and, with
+    ``artefacts``, this home's target and log folders. ``inherit`` starts from
+    ``os.environ`` (PATH, HOME...); without it only the project's own variables are returned,
+    for a caller that adds them to an environment of its own (dagster-dbt sets a target
+    folder per invocation, so it takes ``artefacts=False``).
+    """
+    env = dict(os.environ) if inherit else {}
     env.update(
         {
             "PETPRO_HOME": str(Path(settings.home).resolve()),
@@ -99,12 +107,13 @@ def dbt_env(settings: Settings) -> dict[str, str]:
             "DBT_THREADS": str(settings.dbt_threads),
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
             "DO_NOT_TRACK": "1",
-            "DBT_TARGET_PATH": str(target_dir(settings)),
-            "DBT_LOG_PATH": str(log_dir(settings)),
             # No version check against the network on every invocation.
             "DBT_VERSION_CHECK": "false",
         }
     )
+    if artefacts:
+        env["DBT_TARGET_PATH"] = str(target_dir(settings))
+        env["DBT_LOG_PATH"] = str(log_dir(settings))
     return env
 
 

@@ -76,8 +76,8 @@ def module_monkeypatch() -> Iterator[pytest.MonkeyPatch]:
 
 @pytest.fixture(scope="module", autouse=True)
 def _restore_environ() -> Iterator[None]:
-    """Runs export the dbt environment into os.environ (dbt subprocesses inherit it): put
-    the environment back after each module so other suites never see these homes."""
+    """Put the environment back after each module (the tests set ``PETPRO_*`` variables), so
+    other suites never see these homes."""
     import os
 
     saved = dict(os.environ)

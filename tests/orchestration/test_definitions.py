@@ -28,9 +28,9 @@ from dagster import (
 
 from ingestion.contracts import CONTRACTS
 from orchestration import tags
+from orchestration.defs.ingestion import raw_key
 from orchestration.location import build_definitions
 from orchestration.partitions import dbt_window, previous_day, window_dates
-from orchestration.raw_assets import raw_key
 from petpro.settings import REPO_ROOT, Settings, get_settings
 
 
@@ -80,6 +80,8 @@ def test_definitions_load_and_validate(tokyo_defs: tuple[Definitions, Settings])
         assert not specs[AssetCheckKey(raw_key(table), "quality_warnings")].blocking
     # dbt tests became checks; error-severity ones are blocking.
     assert any(s.blocking and s.name.startswith("unique_stg_petpro__users") for s in specs.values())
+    for assets_def in graph.assets_defs:
+        assert assets_def.op.pool is None, assets_def.op.name  # the build lock instead
     job_names = {j.name for j in defs.resolve_all_job_defs()}
     assert {"nightly_refresh", "full_rebuild", "backfill_activities", "export_reports"} <= job_names
 
@@ -127,7 +129,9 @@ def test_dagster_yaml_serialises_writers_and_disables_telemetry() -> None:
     assert config["telemetry"]["enabled"] is False
     limits = config["concurrency"]["runs"]["tag_concurrency_limits"]
     assert {"key": tags.WRITER_TAG, "value": tags.WRITER_VALUE, "limit": 1} in limits
-    assert config["concurrency"]["pools"]["default_limit"] == 1
+    # Writing steps are serialised by the build lock, which dies with its holder; a Dagster
+    # pool would keep the slot of a killed run forever (see test_recovery.py).
+    assert "pools" not in config["concurrency"]
     assert config["run_retries"]["enabled"] is True
 
 
@@ -145,7 +149,7 @@ def test_dagster_yaml_serialises_writers_and_disables_telemetry() -> None:
 def test_nightly_schedule_targets_previous_local_day(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, zone: str, local_run: datetime, expected: str
 ) -> None:
-    from orchestration.schedules import build_nightly_schedule
+    from orchestration.defs.pipeline import build_nightly_schedule
 
     settings = _settings(monkeypatch, tmp_path / "home", tz=zone)
     from dagster import job, op
@@ -222,7 +226,8 @@ class _Hook(BaseHTTPRequestHandler):
 def test_failure_sensor_writes_alert_and_posts_webhook(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, empty_db_url: str
 ) -> None:
-    from orchestration.sensors import run_failure_alert
+    from orchestration.defs.monitoring import run_failure_alert
+    from orchestration.resources import PetProSettings
 
     server = HTTPServer(("127.0.0.1", 0), _Hook)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -250,6 +255,7 @@ def test_failure_sensor_writes_alert_and_posts_webhook(
             dagster_event=failure,
             dagster_instance=instance,
             dagster_run=instance.get_run_by_id(result.run_id),
+            resources={"petpro": PetProSettings.from_settings(settings)},
         ).for_run_failure()
         run_failure_alert(context)
     server.shutdown()
@@ -310,3 +316,24 @@ def test_cli_logging_keeps_library_info_off_the_terminal(tmp_path: Path) -> None
     assert "dagster info line" not in output
     assert "INFO" not in output
     assert "a library warning" in proc.stderr  # warnings still reach the person
+
+
+def test_settings_resource_carries_every_non_secret_setting(tmp_path: Path) -> None:
+    from orchestration.resources import SECRET_SETTINGS, PetProSettings
+
+    # A setting added to petpro/settings.py must reach the assets through the resource.
+    assert set(PetProSettings.model_fields) == set(Settings.model_fields) - SECRET_SETTINGS
+    settings = get_settings(
+        home=tmp_path / "home",
+        timezone="Asia/Tokyo",
+        late_days=5,
+        partitions_start="2025-02-01",
+        export_after_refresh=True,
+        lock_timeout_seconds=12.5,
+        pii_key="never-in-dagster-config",
+    )
+    resource = PetProSettings.from_settings(settings)
+    assert "never-in-dagster-config" not in resource.model_dump_json()
+    back = resource.settings()
+    for name in PetProSettings.model_fields:
+        assert getattr(back, name) == getattr(settings, name), name

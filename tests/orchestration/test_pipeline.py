@@ -35,7 +35,7 @@ import pytest
 from dagster import DagsterEventType
 
 from orchestration.location import build_definitions
-from orchestration.runner import RunSummary, refresh
+from orchestration.runner import RunSummary, instance_for, refresh
 from petpro.settings import Settings
 
 from .conftest import SeededSource, home_settings
@@ -50,6 +50,8 @@ class Pipeline:
     first: RunSummary
     second: RunSummary
     source: SeededSource
+    # The export_after_refresh sensor's cursor just before the second run ended.
+    sensor_cursor: str
 
 
 @pytest.fixture(scope="module")
@@ -64,9 +66,24 @@ def pipeline(
     settings = home_settings(module_monkeypatch, home, seeded_source.url)
     defs = build_definitions(settings)
     first = refresh(settings, day=seeded_source.end, defs=defs)
+    cursor = initial_sensor_cursor(defs, instance_for(settings))
     simulate_day(seeded_source.url, seeded_source.end + timedelta(days=1), timezone="UTC")
     second = refresh(settings, day=seeded_source.end + timedelta(days=1), defs=defs)
-    return Pipeline(settings, defs, first, second, seeded_source)
+    return Pipeline(settings, defs, first, second, seeded_source, cursor)
+
+
+def initial_sensor_cursor(defs: Any, instance: Any) -> str:
+    """The cursor ``export_after_refresh`` starts from when it is first turned on: just after
+    the newest run-status change so far (a run-status sensor never reacts to history)."""
+    from dagster import build_sensor_context
+
+    from orchestration.resources import PetProSettings
+
+    sensor = defs.get_sensor_def("export_after_refresh")
+    context = build_sensor_context(instance=instance, resources={"petpro": PetProSettings()})
+    cursor = sensor.evaluate_tick(context).cursor
+    assert cursor
+    return cursor
 
 
 def _published_marts(db: Path) -> list[str]:
@@ -217,12 +234,8 @@ def _file_identity(path: Path) -> tuple[int, int, bytes]:
 
 
 def test_backfill_activities_reextracts_exactly_the_range(pipeline: Pipeline) -> None:
-    from dagster._core.storage.tags import (
-        ASSET_PARTITION_RANGE_END_TAG,
-        ASSET_PARTITION_RANGE_START_TAG,
-    )
-
     from orchestration.runner import instance_for
+    from orchestration.tags import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
 
     settings, url = pipeline.settings, pipeline.source.url
     end = pipeline.source.end
@@ -255,8 +268,8 @@ def test_backfill_activities_reextracts_exactly_the_range(pipeline: Pipeline) ->
     result = job.execute_in_process(
         instance=instance_for(settings),
         tags={
-            ASSET_PARTITION_RANGE_START_TAG: first.isoformat(),
-            ASSET_PARTITION_RANGE_END_TAG: last.isoformat(),
+            PARTITION_RANGE_START_TAG: first.isoformat(),
+            PARTITION_RANGE_END_TAG: last.isoformat(),
         },
         raise_on_error=False,
     )
@@ -363,44 +376,49 @@ def test_export_after_refresh_sensor(
         build_run_status_sensor_context,
         build_sensor_context,
     )
-    from dagster._core.definitions.run_status_sensor_definition import RunStatusSensorCursor
 
-    from orchestration.raw_assets import raw_key
-    from orchestration.runner import instance_for
+    from orchestration.defs.ingestion import raw_key
+    from orchestration.resources import PetProSettings
     from orchestration.tags import EXPORT_AFTER_TAG
 
     settings = pipeline.settings
     instance = instance_for(settings)
     sensor = pipeline.defs.get_sensor_def("export_after_refresh")
-    nightly = pipeline.defs.resolve_job_def("nightly_refresh")
     run = instance.get_run_by_id(pipeline.second.run_id)
     assert run.job_name == "nightly_refresh" and run.status == DagsterRunStatus.SUCCESS
     success = _status_change(instance, run.run_id, DagsterEventType.RUN_SUCCESS)
 
+    def petpro(export_after: bool) -> dict[str, PetProSettings]:
+        """The ``petpro`` resource with PETPRO_EXPORT_AFTER_REFRESH on or off."""
+        update = {"export_after_refresh": export_after}
+        return {"petpro": PetProSettings.from_settings(settings.model_copy(update=update))}
+
     # The sensor body on the real successful nightly run of the shared pipeline.
-    def evaluate(dagster_run: Any, event: Any) -> Any:
+    def evaluate(dagster_run: Any, event: Any, export_after: bool) -> Any:
         context = build_run_status_sensor_context(
             sensor_name="export_after_refresh",
             dagster_event=event.event_log_entry.dagster_event,
             dagster_instance=instance,
             dagster_run=dagster_run,
+            resources=petpro(export_after),
         )
         return sensor(context)
 
-    monkeypatch.setenv("PETPRO_EXPORT_AFTER_REFRESH", "true")
-    request = evaluate(run, success)
+    request = evaluate(run, success, True)
     assert isinstance(request, RunRequest)
     assert request.run_key == f"export-after-{run.run_id}"
-    monkeypatch.setenv("PETPRO_EXPORT_AFTER_REFRESH", "false")
-    assert isinstance(evaluate(run, success), SkipReason)
+    assert isinstance(evaluate(run, success, False), SkipReason)
 
     # Two more real nightly runs in the same instance, each touching one small table in a
-    # scratch home: one fails (a database without the schema), one succeeds with the
-    # per-run tag petpro/export_after=true.
-    monkeypatch.setenv("PETPRO_HOME", str(tmp_path / "scratch"))
+    # scratch home (the code location built for it): one fails (a database without the
+    # schema), one succeeds with the per-run tag petpro/export_after=true. The source URL
+    # comes from the environment.
+    scratch = build_definitions(settings.model_copy(update={"home": tmp_path / "scratch"}))
+    scratch_nightly = scratch.resolve_job_def("nightly_refresh")
+    before_failed = initial_sensor_cursor(pipeline.defs, instance)
     monkeypatch.setenv("PETPRO_SOURCE_URL", empty_db_url)
     partition = pipeline.source.end.isoformat()
-    failed = nightly.execute_in_process(
+    failed = scratch_nightly.execute_in_process(
         instance=instance,
         partition_key=partition,
         asset_selection=[raw_key("vendors")],
@@ -408,7 +426,7 @@ def test_export_after_refresh_sensor(
     )
     assert not failed.success
     monkeypatch.setenv("PETPRO_SOURCE_URL", pipeline.source.url)
-    tagged = nightly.execute_in_process(
+    tagged = scratch_nightly.execute_in_process(
         instance=instance,
         partition_key=partition,
         asset_selection=[raw_key("vendors")],
@@ -416,19 +434,19 @@ def test_export_after_refresh_sensor(
         raise_on_error=False,
     )
     assert tagged.success
+    after_tagged = initial_sensor_cursor(pipeline.defs, instance)
 
     # Sensor ticks over the instance's run-status events, as the daemon runs them (a tick
-    # handles one matching run, then the next tick goes on from its cursor), from a cursor
-    # just before the fixture's second nightly run succeeded. After it: the backfill run
-    # (another job), the failing-check run and the failed run above (failures), the tagged
-    # run (success).
-    def tick(after_storage_id: int) -> list[RunRequest]:
-        cursor: str | None = RunStatusSensorCursor(
-            record_id=after_storage_id, record_timestamp=None
-        ).to_json()
+    # handles one matching run, then the next tick goes on from its cursor), from the cursor
+    # the sensor had just before the fixture's second nightly run. After it: the backfill
+    # run (another job), the failing-check run and the failed run above (failures), the
+    # tagged run (success).
+    def tick(cursor: str, export_after: bool) -> list[RunRequest]:
         requests: list[RunRequest] = []
         for _ in range(50):
-            context = build_sensor_context(instance=instance, cursor=cursor)
+            context = build_sensor_context(
+                instance=instance, cursor=cursor, resources=petpro(export_after)
+            )
             data = sensor.evaluate_tick(context)
             requests += data.run_requests or []
             if data.cursor is None or data.cursor == cursor:
@@ -436,8 +454,7 @@ def test_export_after_refresh_sensor(
             cursor = data.cursor
         raise AssertionError("the sensor cursor never settled")
 
-    monkeypatch.setenv("PETPRO_EXPORT_AFTER_REFRESH", "true")
-    requests = tick(success.storage_id - 1)
+    requests = tick(pipeline.sensor_cursor, True)
     assert [r.run_key for r in requests] == [
         f"export-after-{run.run_id}",
         f"export-after-{tagged.run_id}",
@@ -445,11 +462,9 @@ def test_export_after_refresh_sensor(
     # The request targets the sensor's one job (run requests leave job_name to it).
     assert sensor.job_name == "export_reports"
     assert all(r.job_name in (None, "export_reports") for r in requests)
-    monkeypatch.setenv("PETPRO_EXPORT_AFTER_REFRESH", "false")
-    assert [r.run_key for r in tick(success.storage_id - 1)] == [f"export-after-{tagged.run_id}"]
+    assert [r.run_key for r in tick(pipeline.sensor_cursor, False)] == [
+        f"export-after-{tagged.run_id}"
+    ]
     # A failed nightly run never asks for exports, even when enabled.
-    monkeypatch.setenv("PETPRO_EXPORT_AFTER_REFRESH", "true")
-    failure = _status_change(instance, failed.run_id, DagsterEventType.RUN_FAILURE)
-    tagged_success = _status_change(instance, tagged.run_id, DagsterEventType.RUN_SUCCESS)
-    assert [r.run_key for r in tick(failure.storage_id - 1)] == [f"export-after-{tagged.run_id}"]
-    assert tick(tagged_success.storage_id) == []
+    assert [r.run_key for r in tick(before_failed, True)] == [f"export-after-{tagged.run_id}"]
+    assert tick(after_tagged, True) == []

@@ -12,8 +12,8 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
+from orchestration.defs.publication import freshness_result
 from orchestration.locks import build_writer_lock
-from orchestration.published_assets import freshness_result
 from petpro.settings import Settings, get_settings
 from warehouse.publish import PublishError, publish, read_publication
 
@@ -77,7 +77,7 @@ def test_build_writer_lock_serialises_writers(home: Settings) -> None:
     waited = threading.Event()
 
     def second() -> None:
-        with build_writer_lock(home, on_wait=waited.set):
+        with build_writer_lock(home, on_wait=lambda holder: waited.set()):
             order.append("second")
 
     with build_writer_lock(home):

@@ -1,4 +1,5 @@
-"""``published_warehouse``: the publish step of write-audit-publish, and its freshness check.
+"""Publication domain: ``published_warehouse`` (the publish step of write-audit-publish), its
+freshness check, and the ``published_freshness`` job and hourly schedule.
 
 The asset depends on every mart, so Dagster runs it only after the dbt build and every
 blocking check upstream (ingestion quality errors, error-severity dbt tests) passed in the
@@ -6,56 +7,73 @@ run. As a second gate it refuses to publish when the *latest* evaluation of any 
 check upstream failed (e.g. someone materializes only ``published_warehouse`` after a failed
 nightly run). The copy and the atomic swap are :func:`warehouse.publish.publish` (no
 Dagster). ``published_fresh`` flags the published marts stale when the last publication is
-older than 26 hours.
+older than 26 hours. The publication takes the build lock (:mod:`orchestration.locks`).
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 from dagster import (
     AssetCheckExecutionContext,
+    AssetCheckKey,
     AssetCheckResult,
     AssetCheckSeverity,
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
+    AssetSelection,
+    DefaultScheduleStatus,
+    Definitions,
     Failure,
     MaterializeResult,
     MetadataValue,
+    ScheduleDefinition,
     asset,
     asset_check,
+    define_asset_job,
 )
 
-from orchestration.locks import build_writer_lock
-from orchestration.tags import BUILD_POOL
-from petpro.settings import Settings, get_settings
+from orchestration.locks import WAITING, LockTimeoutError, build_writer_lock
+from orchestration.resources import PetProSettings
+from petpro.settings import Settings
 
 PUBLISHED_KEY = AssetKey("published_warehouse")
 STALE_AFTER_HOURS = 26.0
 
 
-def failed_blocking_checks(context: AssetExecutionContext) -> list[str]:
-    """Names of blocking checks upstream whose latest evaluation failed."""
-    from dagster._core.storage.asset_check_execution_record import (
-        AssetCheckExecutionRecordStatus,
-    )
+def blocking_checks_upstream(
+    assets: Iterable[AssetsDefinition], roots: Sequence[AssetKey]
+) -> list[AssetCheckKey]:
+    """The blocking checks of ``roots`` and of every asset upstream of them."""
+    assets = list(assets)
+    parents: dict[AssetKey, set[AssetKey]] = {}
+    for a in assets:
+        for spec in a.specs:
+            parents[spec.key] = {dep.asset_key for dep in spec.deps}
+    seen: set[AssetKey] = set()
+    stack = list(roots)
+    while stack:
+        key = stack.pop()
+        if key not in seen:
+            seen.add(key)
+            stack.extend(parents.get(key, ()))
+    checks = {
+        spec.key
+        for a in assets
+        for spec in a.check_specs
+        if spec.blocking and spec.asset_key in seen
+    }
+    return sorted(checks, key=lambda k: (k.asset_key.to_user_string(), k.name))
 
-    try:
-        graph = context.repository_def.asset_graph
-    except Exception:  # no repository (direct invocation): nothing to consult
-        return []
-    upstream = graph.get_ancestor_asset_keys(PUBLISHED_KEY)
-    blocking = [
-        key
-        for key in graph.get_check_keys_for_assets(upstream)
-        if graph.get_check_spec(key).blocking
-    ]
-    if not blocking:
-        return []
-    latest = context.instance.event_log_storage.get_latest_asset_check_execution_by_key(blocking)
+
+def failed_blocking_checks(
+    context: AssetExecutionContext, blocking: Sequence[AssetCheckKey]
+) -> list[str]:
+    """Names of the ``blocking`` checks whose latest evaluation failed with ERROR severity."""
     failed = []
-    for key, record in latest.items():
-        if record.status != AssetCheckExecutionRecordStatus.FAILED:
+    for key in blocking:
+        record = context.instance.get_latest_asset_check_evaluation_record(key)
+        if record is None or record.status.value != "FAILED":
             continue
         evaluation = record.evaluation
         if evaluation is not None and evaluation.severity != AssetCheckSeverity.ERROR:
@@ -64,24 +82,27 @@ def failed_blocking_checks(context: AssetExecutionContext) -> list[str]:
     return sorted(failed)
 
 
-def build_published_asset(mart_keys: Sequence[AssetKey]) -> AssetsDefinition:
+def build_published_asset(
+    mart_keys: Sequence[AssetKey], blocking: Sequence[AssetCheckKey] = ()
+) -> AssetsDefinition:
     @asset(
         key=PUBLISHED_KEY,
         deps=list(mart_keys),
         group_name="published",
         kinds={"duckdb", "parquet"},
-        pool=BUILD_POOL,
         description=(
             "The audited marts, swapped in atomically for readers: "
             "$PETPRO_HOME/published/warehouse.duckdb (marts + _publication) and "
             "published/marts/<mart>.parquet. Written only after every blocking check passed."
         ),
     )
-    def published_warehouse(context: AssetExecutionContext) -> MaterializeResult:
+    def published_warehouse(
+        context: AssetExecutionContext, petpro: PetProSettings
+    ) -> MaterializeResult:
         from warehouse.publish import publish
 
-        settings = get_settings()
-        failed = failed_blocking_checks(context)
+        settings = petpro.settings()
+        failed = failed_blocking_checks(context, blocking)
         if failed:
             raise Failure(
                 description=(
@@ -92,8 +113,17 @@ def build_published_asset(mart_keys: Sequence[AssetKey]) -> AssetsDefinition:
                 ),
                 allow_retries=False,
             )
-        with build_writer_lock(settings):
-            pub = publish(settings, run_id=context.run.run_id)
+
+        def waiting(holder: str) -> None:
+            context.log.warning(
+                f"{WAITING} held by {holder} (gives up after {settings.lock_timeout_seconds:g} s)"
+            )
+
+        try:
+            with build_writer_lock(settings, holder=f"run {context.run.run_id}", on_wait=waiting):
+                pub = publish(settings, run_id=context.run.run_id)
+        except LockTimeoutError as exc:
+            raise Failure(description=str(exc), allow_retries=False) from exc
         if pub.missing_contract_marts:
             context.log.warning(
                 "marts promised by the data-layout contract are missing: "
@@ -154,5 +184,31 @@ def freshness_result(settings: Settings, now: datetime | None = None) -> AssetCh
     description=f"The published marts are at most {STALE_AFTER_HOURS:.0f} hours old "
     "(reads published/warehouse.duckdb _publication).",
 )
-def published_fresh(context: AssetCheckExecutionContext) -> AssetCheckResult:
-    return freshness_result(get_settings())
+def published_fresh(
+    context: AssetCheckExecutionContext, petpro: PetProSettings
+) -> AssetCheckResult:
+    return freshness_result(petpro.settings())
+
+
+def definitions(
+    settings: Settings, mart_keys: Sequence[AssetKey], upstream: Iterable[AssetsDefinition]
+) -> Definitions:
+    """The publication domain, downstream of the marts and gated by every blocking check
+    upstream of them (``upstream``: the assets those checks belong to)."""
+    published = build_published_asset(mart_keys, blocking_checks_upstream(upstream, mart_keys))
+    freshness = define_asset_job(
+        "published_freshness",
+        selection=AssetSelection.checks_for_assets(PUBLISHED_KEY),
+        description="Evaluate the freshness check of the published marts.",
+    )
+    schedule = ScheduleDefinition(
+        name="published_freshness_schedule",
+        cron_schedule="17 * * * *",
+        execution_timezone=settings.timezone,
+        job=freshness,
+        default_status=DefaultScheduleStatus.RUNNING,
+        description="Hourly: flag the published marts stale when older than 26 hours.",
+    )
+    return Definitions(
+        assets=[published], asset_checks=[published_fresh], jobs=[freshness], schedules=[schedule]
+    )

@@ -1,4 +1,5 @@
-"""The dbt models as Dagster assets (dagster-dbt), split into a partitioned and a plain set.
+"""Warehouse domain: the dbt models as Dagster assets (dagster-dbt), split into a partitioned
+and a plain set, and the ``dbt`` resource.
 
 - The translator maps every dbt source onto the raw ingestion asset of the same table
   (``raw/<table>``), so lineage runs PostgreSQL table → lake file → dbt models → published
@@ -11,14 +12,18 @@
   unpartitioned set around the incremental models when both run in one job.
 - Every dbt test is an asset check; error-severity tests are blocking, so a failing test
   stops everything downstream, the publication included.
-- ``dbt build`` runs under the build-writer lock and the ``petpro_build_duckdb`` pool.
+- ``dbt build`` runs under the build-writer lock (:mod:`orchestration.locks`), which dies with
+  the process holding it. Every dbt invocation is built in :func:`_run_dbt` (one place), gets
+  a target folder of its own under ``$PETPRO_HOME/warehouse/dagster_dbt`` and is started
+  through this home's launcher (:mod:`orchestration.dbt_launcher`), which carries the dbt
+  environment: nothing is exported into ``os.environ``.
 """
 
 import json
-import os
+import shutil
+import uuid
 from collections.abc import Iterator, Mapping
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from dagster import (
@@ -27,6 +32,8 @@ from dagster import (
     AssetsDefinition,
     BackfillPolicy,
     DagsterInvalidDefinitionError,
+    Definitions,
+    Failure,
     PartitionsDefinition,
 )
 from dagster_dbt import (
@@ -37,19 +44,20 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from orchestration.locks import build_writer_lock
+from orchestration.dbt_launcher import write_launcher
+from orchestration.defs.ingestion import raw_key, source_tables
+from orchestration.locks import WAITING, LockTimeoutError, build_writer_lock
 from orchestration.manifest import (
     TARGET_PATH,
-    apply_dbt_env,
-    dbt_executable,
+    dagster_dbt_target,
     ensure_partial_parse,
     prepare_manifest,
     prune_invocation_dirs,
 )
 from orchestration.partitions import dbt_window, window_dates
-from orchestration.raw_assets import raw_key, source_tables
-from orchestration.tags import BUILD_POOL, is_full
-from petpro.settings import Settings, get_settings
+from orchestration.resources import PetProSettings
+from orchestration.tags import is_full
+from petpro.settings import Settings
 
 INCREMENTAL_SELECT = "config.materialized:incremental"
 DBT_GROUPS = ("staging", "intermediate", "marts")
@@ -96,15 +104,8 @@ def dbt_project(settings: Settings) -> DbtProject:
         profiles_dir=settings.dbt_project_dir,
         target_path=TARGET_PATH,
     )
-    # `dagster dev`: re-parse on load; elsewhere only when the manifest is missing/stale.
-    # dagster-dbt's preparer looks for `dbt` on PATH: make it this environment's.
-    bin_dir = str(Path(dbt_executable()).parent)
-    if Path(dbt_executable()).is_absolute() and bin_dir not in os.environ.get("PATH", "").split(
-        os.pathsep
-    ):
-        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
-    apply_dbt_env(settings)
-    project.prepare_if_dev()
+    # Parsed only when the manifest is missing or older than a dbt file (also under
+    # `dagster dev`, where an edit of a model re-parses on reload).
     prepare_manifest(settings)
     return project
 
@@ -113,7 +114,7 @@ def dbt_resource(settings: Settings, project: DbtProject) -> DbtCliResource:
     return DbtCliResource(
         project_dir=project,
         profiles_dir=str(settings.dbt_project_dir),
-        dbt_executable=dbt_executable(),
+        dbt_executable=str(write_launcher(settings)),
     )
 
 
@@ -178,23 +179,54 @@ def incremental_vars(context: AssetExecutionContext, settings: Settings) -> dict
     }
 
 
+def _checks_subsetted(context: AssetExecutionContext) -> bool:
+    """True when some check of a selected model is left out: dagster-dbt then selects the
+    tests itself and turns indirect selection off, which must not be overridden."""
+    selected = set(context.selected_asset_check_keys)
+    assets = set(context.selected_asset_keys)
+    return any(
+        spec.key not in selected and spec.asset_key in assets
+        for spec in context.assets_def.node_check_specs_by_output_name.values()
+    )
+
+
 def _run_dbt(
     context: AssetExecutionContext,
     dbt: DbtCliResource,
+    petpro: PetProSettings,
     args: list[str],
     *,
     indirect_selection: str,
 ) -> Iterator[Any]:
-    run_settings = get_settings()
-    apply_dbt_env(run_settings)
-    # Which tests run besides the selected models' own: see the module docstring.
-    os.environ["DBT_INDIRECT_SELECTION"] = indirect_selection
-    ensure_partial_parse(run_settings)
+    """The one place a dbt invocation is built and run (lock, target folder, flags)."""
+    settings = petpro.settings()
+    ensure_partial_parse(settings)
     if is_full(context.run.tags):
         args = [*args, "--full-refresh"]
-    with build_writer_lock(run_settings):
-        yield from dbt.cli(args, context=context).stream()
-    prune_invocation_dirs(run_settings)
+    if not _checks_subsetted(context):
+        # Which tests run besides the selected models' own: see the module docstring.
+        args = [*args, "--indirect-selection", indirect_selection]
+    base = dagster_dbt_target(settings)
+    target = (
+        base
+        / f"{context.op_execution_context.op.name}-{context.run.run_id[:8]}-{uuid.uuid4().hex[:7]}"
+    )
+    target.mkdir(parents=True)
+    # dbt re-parses only what changed since this home's last parse.
+    if (base / "partial_parse.msgpack").exists():
+        shutil.copy(base / "partial_parse.msgpack", target / "partial_parse.msgpack")
+
+    def waiting(holder: str) -> None:
+        context.log.warning(
+            f"{WAITING} held by {holder} (gives up after {settings.lock_timeout_seconds:g} s)"
+        )
+
+    try:
+        with build_writer_lock(settings, holder=f"run {context.run.run_id}", on_wait=waiting):
+            yield from dbt.cli(args, context=context, target_path=target).stream()
+    except LockTimeoutError as exc:
+        raise Failure(description=str(exc), allow_retries=False) from exc
+    prune_invocation_dirs(settings)
 
 
 def build_dbt_assets(
@@ -224,12 +256,11 @@ def build_dbt_assets(
             select=" ".join(upstream),
             name="dbt_upstream_models",
             dagster_dbt_translator=translator,
-            pool=BUILD_POOL,
         )
         def dbt_upstream_models(
-            context: AssetExecutionContext, dbt: DbtCliResource
+            context: AssetExecutionContext, dbt: DbtCliResource, petpro: PetProSettings
         ) -> Iterator[Any]:
-            yield from _run_dbt(context, dbt, ["build"], indirect_selection="cautious")
+            yield from _run_dbt(context, dbt, petpro, ["build"], indirect_selection="cautious")
 
         @dbt_assets(
             manifest=manifest,
@@ -239,19 +270,22 @@ def build_dbt_assets(
             partitions_def=partitions_def,
             backfill_policy=BackfillPolicy.single_run(),
             dagster_dbt_translator=translator,
-            pool=BUILD_POOL,
         )
         def dbt_incremental_models(
-            context: AssetExecutionContext, dbt: DbtCliResource
+            context: AssetExecutionContext, dbt: DbtCliResource, petpro: PetProSettings
         ) -> Iterator[Any]:
-            run_settings = get_settings()
+            run_settings = petpro.settings()
             if is_full(context.run.tags):
                 dbt_vars: dict[str, Any] = {"late_days": run_settings.late_days}
             else:
                 dbt_vars = incremental_vars(context, run_settings)
                 context.log.info(f"dbt incremental window {dbt_vars}")
             yield from _run_dbt(
-                context, dbt, ["build", "--vars", json.dumps(dbt_vars)], indirect_selection="eager"
+                context,
+                dbt,
+                petpro,
+                ["build", "--vars", json.dumps(dbt_vars)],
+                indirect_selection="eager",
             )
 
         assets += [dbt_upstream_models, dbt_incremental_models]
@@ -262,10 +296,28 @@ def build_dbt_assets(
         exclude=later_exclude,
         name="dbt_models",
         dagster_dbt_translator=translator,
-        pool=BUILD_POOL,
     )
-    def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
-        yield from _run_dbt(context, dbt, ["build"], indirect_selection="eager")
+    def dbt_models(
+        context: AssetExecutionContext, dbt: DbtCliResource, petpro: PetProSettings
+    ) -> Iterator[Any]:
+        yield from _run_dbt(context, dbt, petpro, ["build"], indirect_selection="eager")
 
     assets.append(dbt_models)
     return assets, project, translator
+
+
+def mart_keys(assets: list[AssetsDefinition]) -> list[AssetKey]:
+    """Keys of the dbt marts (``mart_*``): what the publication copies."""
+    keys = {key for a in assets for key in a.keys if key.path[-1].startswith("mart_")}
+    return sorted(keys, key=lambda k: k.to_user_string())
+
+
+def definitions(
+    settings: Settings, partitions_def: PartitionsDefinition
+) -> tuple[Definitions, list[AssetKey]]:
+    """The warehouse domain: the dbt assets and the ``dbt`` resource; also the mart keys."""
+    assets, project, _ = build_dbt_assets(settings, partitions_def)
+    return (
+        Definitions(assets=assets, resources={"dbt": dbt_resource(settings, project)}),
+        mart_keys(assets),
+    )

@@ -1,4 +1,4 @@
-"""Raw ingestion assets: one per source table, PostgreSQL → Parquet lake.
+"""Ingestion domain: raw assets, one per source table, PostgreSQL → Parquet lake.
 
 Each asset calls :func:`ingestion.run.ingest_table` and reports what it did as
 materialization metadata (rows, files, bytes, rejected rows, watermark, rows/s, touched
@@ -13,7 +13,8 @@ launched), the partition window is re-extracted explicitly, whatever the waterma
 full rebuild (tag ``petpro/mode=full``) everything is re-extracted.
 
 Transient source errors (connection refused or reset, timeouts) are retried with exponential
-backoff; a contract or configuration error fails at once with its one-line message.
+backoff; a contract or configuration error fails at once with its one-line message. Settings
+come from the ``petpro`` resource (:class:`orchestration.resources.PetProSettings`).
 """
 
 import errno
@@ -29,6 +30,7 @@ from dagster import (
     AssetsDefinition,
     BackfillPolicy,
     Backoff,
+    Definitions,
     Failure,
     Jitter,
     MaterializeResult,
@@ -39,9 +41,10 @@ from dagster import (
 )
 
 from orchestration.partitions import window_dates
+from orchestration.resources import PetProSettings
 from orchestration.tags import GENERATED_KEY_TAG, is_full, reextracts_window, truthy
 from petpro.errors import PetProError
-from petpro.settings import Settings, get_settings
+from petpro.settings import Settings
 
 RAW_GROUP = "raw"
 INGEST_RETRY = RetryPolicy(
@@ -208,10 +211,10 @@ def _build_raw_asset(table: str, partitions_def: PartitionsDefinition | None) ->
         ],
         metadata={"table": table},
     )
-    def _raw(context: AssetExecutionContext) -> MaterializeResult:
+    def _raw(context: AssetExecutionContext, petpro: PetProSettings) -> MaterializeResult:
         from ingestion.run import ingest_table
 
-        settings = get_settings()
+        settings = petpro.settings()
         tags = dict(context.run.tags)
         full = is_full(tags)
         dates = None
@@ -254,3 +257,8 @@ def build_raw_assets(
         _build_raw_asset(t, partitions_def if t == "activities" else None)
         for t in (tables or source_tables())
     ]
+
+
+def definitions(partitions_def: PartitionsDefinition) -> Definitions:
+    """The ingestion domain: one raw asset (with its quality checks) per source table."""
+    return Definitions(assets=build_raw_assets(partitions_def))
