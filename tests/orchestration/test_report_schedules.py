@@ -17,6 +17,7 @@ from orchestration.report_schedules import (
     run_config_for,
     stakeholder_report_job,
 )
+from orchestration.resources import PetProSettings
 from petpro.settings import get_settings
 from tests.exports.publication import build_publication
 from tests.exports.smtp import pdf_attachments, running_smtp
@@ -85,6 +86,7 @@ def test_scheduled_run_adds_the_pdf_and_emails_it(tmp_path, monkeypatch):
         result = stakeholder_report_job.execute_in_process(
             run_config=run_config_for("weekly", date(2024, 3, 17)),
             instance=DagsterInstance.ephemeral(),
+            resources={"petpro": PetProSettings()},
         )
     assert result.success
     folder = home / "exports" / "2024-03-17"
@@ -114,6 +116,7 @@ def test_run_fails_clearly_when_the_data_does_not_reach_the_period(tmp_path, mon
     result = stakeholder_report_job.execute_in_process(
         run_config=run_config_for("monthly", date(2024, 3, 31)),
         instance=DagsterInstance.ephemeral(),
+        resources={"petpro": PetProSettings()},
         raise_on_error=False,
     )
     assert not result.success
