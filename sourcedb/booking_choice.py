@@ -12,7 +12,8 @@ from these rules (documented in the README, "Synthetic source: booking choice"):
    training five times likelier (training after a new puppy).
 2. **Vendor** — a customer goes back to the service they last booked in that category when
    they liked it (affinity ≥ :data:`HAPPY`, i.e. they would rate it 4 or 5) with probability
-   :data:`RETURN_HAPPY`, otherwise rarely (:data:`RETURN_UNHAPPY`). A new pick is a service
+   :data:`RETURN_HAPPY`, otherwise rarely (:data:`RETURN_UNHAPPY`), and a customer who did not
+   like it draws a second time when the first new pick is that service again. A new pick is a service
    in the customer's city with probability :data:`P_LOCAL` (else anywhere in the country),
    weighted by the service's size and quality and by whether it specialises in the pet's
    species (dogs, cats, exotic pets, or all). A new service the customer likes better than
@@ -306,6 +307,10 @@ def choose_round(
     back = (home >= 0) & (rng.random(m) < np.where(home_aff >= HAPPY, RETURN_HAPPY,
                                                    RETURN_UNHAPPY))  # fmt: skip
     fresh = draw_new(rng, market, cat, city, country, group)
+    # Someone who did not like their service tries another one when the market offers one.
+    again = ~back & (home >= 0) & (fresh == home) & (home_aff < HAPPY)
+    if again.any():
+        fresh[again] = draw_new(rng, market, cat[again], city[again], country[again], group[again])
     svc = np.where(back, home, fresh)
     aff = affinity(customer_key, market.key[svc], market.quality[svc])
     better = ~back & (aff > home_aff)
