@@ -219,8 +219,8 @@ def fit(name: str, matrix: sp.csr_matrix, *, seed: int = 42) -> Any:
 
     from threadpoolctl import threadpool_limits
 
-    model = make_model(name, seed=seed)
     with threadpool_limits(1, "blas"), warnings.catch_warnings():
+        model = make_model(name, seed=seed)
         # BM25 re-weights into COO and converts back itself; the notice is not ours to act on.
         warnings.filterwarnings("ignore", message="Method expects CSR input")
         model.fit(matrix.tocsr().astype(np.float32), show_progress=False)
@@ -234,8 +234,10 @@ def save_model(model: Any) -> bytes:
 
 
 def load_model(name: str, payload: bytes) -> Any:
-    model = make_model(name)
-    return type(model).load(io.BytesIO(payload))
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, "blas"):
+        return type(make_model(name)).load(io.BytesIO(payload))
 
 
 @dataclass
@@ -287,6 +289,46 @@ def _merge(
     return Ranking(rows, out_svc, out_score, reason)
 
 
+def _top_sparse(
+    scores: sp.csr_matrix, allowed: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``n`` best positive, allowed columns per row of a sparse score matrix (-1 padded)."""
+    coo = scores.tocoo()
+    mask = np.zeros(scores.shape[1], dtype=bool)
+    mask[allowed] = True
+    keep = mask[coo.col] & (coo.data > 0)
+    r, c, d = coo.row[keep], coo.col[keep], coo.data[keep]
+    order = np.lexsort((c, -d, r))  # per row: best score first, ties by item
+    r, c, d = r[order], c[order], d[order]
+    pos = np.arange(r.size) - np.searchsorted(r, r, side="left")
+    sel = pos < n
+    ids = np.full((scores.shape[0], n), -1, dtype=np.int64)
+    out = np.zeros((scores.shape[0], n))
+    ids[r[sel], pos[sel]] = c[sel]
+    out[r[sel], pos[sel]] = d[sel]
+    return ids, out
+
+
+def _model_top(
+    model: Any, user_items: sp.csr_matrix, users: np.ndarray, allowed: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Top-``n`` allowed items per user row: (item ids, scores), -1 / 0 padded."""
+    if hasattr(model, "similarity"):
+        # Item-item: a user's scores are their strengths times the item similarities; one
+        # sparse product per batch (implicit's own batch call loops over users in Python).
+        return _top_sparse(user_items @ model.similarity.tocsr(), allowed, n)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, "blas"):
+        ids, scores = model.recommend(
+            users, user_items, N=min(n, allowed.size), filter_already_liked_items=False,
+            recalculate_user=True, items=allowed,
+        )  # fmt: skip
+    ids = np.asarray(ids, dtype=np.int64).reshape(users.size, -1)
+    scores = np.asarray(scores, dtype=float).reshape(users.size, -1)
+    return ids, scores
+
+
 def rank_with_model(
     model: Any | None, model_items: np.ndarray, ctx: Context, rows: np.ndarray
 ) -> Ranking:
@@ -318,16 +360,7 @@ def rank_with_model(
         cand_score = np.zeros((chunk.size, width))
         warm = chunk[has]
         if model is not None and warm.size and allowed.size:
-            n = min(width, allowed.size)
-            kwargs: dict[str, Any] = {"N": n, "filter_already_liked_items": False, "items": allowed}
-            if hasattr(model, "user_factors"):
-                kwargs["recalculate_user"] = True
-            from threadpoolctl import threadpool_limits
-
-            with threadpool_limits(1, "blas"):
-                ids, scores = model.recommend(warm, user_items[warm], **kwargs)
-            ids = np.asarray(ids, dtype=np.int64).reshape(warm.size, -1)
-            scores = np.asarray(scores, dtype=float).reshape(warm.size, -1)
+            ids, scores = _model_top(model, user_items[warm], warm, allowed, width)
             good = (ids >= 0) & (scores > 0) & np.isfinite(scores)
             mapped = np.where(good, model_items[np.maximum(ids, 0)], -1)
             cand[has, : mapped.shape[1]] = mapped

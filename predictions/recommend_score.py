@@ -160,7 +160,7 @@ def by_city_table(scored: Scored, recommendations: pa.Table) -> pa.Table:
         con.register("recs", recommendations)
         con.register("people", people)
         con.register("services", services)
-        table = con.execute(
+        table = con.sql(
             f"""
             with sizes as (
                 select country, city, count(*) as city_customers from people group by all
