@@ -20,6 +20,7 @@ from orchestration.jobs import build_jobs
 from orchestration.partitions import activity_partitions
 from orchestration.published_assets import build_published_asset, published_fresh
 from orchestration.raw_assets import build_raw_assets
+from orchestration.recommendation_assets import service_recommender
 from orchestration.schedules import (
     build_export_schedule,
     build_freshness_schedule,
@@ -53,7 +54,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     published = build_published_asset(mart_keys(manifest, translator))
     with_exports = exports_available()
     jobs = build_jobs(partitions, with_exports=with_exports)
-    assets = [*raw, *dbt_defs, published]
+    assets = [*raw, *dbt_defs, published, service_recommender]
     schedules = [
         build_nightly_schedule(settings, jobs["nightly_refresh"]),
         build_freshness_schedule(settings, jobs["published_freshness"]),
