@@ -10,8 +10,6 @@ publish scores every active customer with the latest version inside the publicat
 the marts they come from. Thin wiring: all the work is in ``predictions/``.
 """
 
-from __future__ import annotations
-
 import functools
 from collections.abc import Sequence
 
