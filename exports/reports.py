@@ -128,6 +128,12 @@ REPORTS: tuple[Report, ...] = (
         ("month",),
         "month",
     ),
+    Report(
+        "recommended_services_by_city",
+        "Top recommended services per customer city (how many active customers' top 10)",
+        "mart_recommended_services_by_city",
+        ("country", "city", "rank"),
+    ),
 )
 
 REPORTS_BY_NAME: dict[str, Report] = {r.name: r for r in REPORTS}

@@ -22,6 +22,7 @@ from dagster import Definitions
 
 from orchestration.defs import exports, ingestion, monitoring, pipeline, publication, warehouse
 from orchestration.partitions import activity_partitions
+from orchestration.recommendation_assets import service_recommender
 from orchestration.resources import PetProSettings
 from petpro.settings import Settings, get_settings
 
@@ -41,5 +42,6 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
         exports.definitions(settings, nightly),
         refresh,
         monitoring.definitions(),
+        Definitions(assets=[service_recommender]),
         Definitions(resources={"petpro": PetProSettings.from_settings(settings)}),
     )

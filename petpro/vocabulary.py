@@ -69,6 +69,20 @@ CONTRACT_MARTS: tuple[str, ...] = (
     "mart_customer_segments",
     "mart_customer_activity_summary",
     "mart_customer_engaged_months",
+    "mart_customer_service_bookings",
+    "mart_service_catalogue",
+    "mart_service_recommendations",
+    "mart_recommended_services_by_city",
+    "mart_model_evaluation",
+)
+
+# Marts computed in Python during the publish (``publish(derive=[...])``), not by dbt.
+DERIVED_MARTS: frozenset[str] = frozenset(
+    {
+        "mart_service_recommendations",
+        "mart_recommended_services_by_city",
+        "mart_model_evaluation",
+    }
 )
 
 # Per-customer marts: published for the API's exact filtered counts, never a report file.
@@ -79,5 +93,7 @@ CUSTOMER_LEVEL_MARTS: frozenset[str] = frozenset(
         "mart_customer_segments",
         "mart_customer_activity_summary",
         "mart_customer_engaged_months",
+        "mart_customer_service_bookings",
+        "mart_service_recommendations",
     }
 )

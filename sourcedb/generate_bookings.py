@@ -1,7 +1,8 @@
 """Bookings, their payments and reviews, and the activities that record them.
 
-A booking starts in a session: the customer picks a service in their country (so it is priced
-in that country's currency) for an appointment a few days ahead. Its status is whatever the
+A booking starts in a session: the customer picks a service (by the marketplace's rules in
+:mod:`sourcedb.booking_choice`: species, city, follow-up categories, returning to services
+they liked; priced in the service's currency) for an appointment a few days ahead. Its status is whatever the
 booking would have reached by the as-of time: pending or confirmed while the appointment is
 ahead, in progress during it, then completed or no-show; some are cancelled on the way.
 Payments are taken up front for some bookings and after the service for the rest; some fail,
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sourcedb.booking_choice import ratings
 from sourcedb.clock import DAY_US, HOUR_US, MINUTE_US
 from sourcedb.generate_activity import Events
 from sourcedb.generate_people import CATEGORIES, CATEGORY_WEIGHTS, Services
@@ -82,10 +84,16 @@ def make_bookings(
     services: Services,
     asof_us: int,
     events: Events,
+    chosen: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> BookingTables:
-    """Bookings made at ``created`` by ``user`` (indexes into ``user_ids``), as of ``asof_us``."""
+    """Bookings made at ``created`` by ``user`` (indexes into ``user_ids``), as of ``asof_us``.
+
+    ``chosen`` is (service index, affinity) per booking from :mod:`sourcedb.booking_choice`;
+    without it services are picked by category popularity in the customer's country and
+    ratings are drawn independently of the service.
+    """
     n = user.size
-    svc = pick_services(rng, country, services)
+    svc = pick_services(rng, country, services) if chosen is None else chosen[0]
     cat = services.category[svc]
     ids = uuids(rng, n)
     # Appointment: a few days ahead, in business hours (UTC-agnostic offset is fine here).
@@ -213,7 +221,10 @@ def make_bookings(
     keep = r_at <= asof_us
     r_b, r_at = r_b[keep], r_at[keep]
     k = r_b.size
-    rating = rng.choice([1, 2, 3, 4, 5], size=k, p=[0.04, 0.05, 0.11, 0.3, 0.5])
+    if chosen is None:
+        rating = rng.choice([1, 2, 3, 4, 5], size=k, p=[0.04, 0.05, 0.11, 0.3, 0.5])
+    else:  # customers rate the services they like well (and return to them)
+        rating = ratings(rng, chosen[1][r_b])
     r_status = rng.choice(np.array(["published", "pending", "hidden"], dtype=object), size=k,
                           p=[0.86, 0.1, 0.04])  # fmt: skip
     r_ids = uuids(rng, k)

@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from petpro.errors import PetProError
 from sourcedb import clock
+from sourcedb.booking_choice import choose_seeded_services
 from sourcedb.clock import DAY_US, MINUTE_US, SECOND_US
 from sourcedb.generate_activity import (
     PROFILE_CHANGES,
@@ -257,10 +258,11 @@ def generate(
     b_user, b_created, b_slot = b_user[order], b_created[order], b_slot[order]
     b_pet = pets.ids[first_pet[b_user]].astype(object)
     b_pet[rng.random(b_user.size) < 0.05] = None
+    chosen = choose_seeded_services(rng, users, vendors, services, pets, b_user, b_created)
     tables = make_bookings(
         rng, user=b_user, user_ids=all_ids, created=b_created, slot=b_slot,
         country=CITY_COUNTRY[users.city[b_user]], pet_id=b_pet, services=services,
-        asof_us=asof_us, events=events,
+        asof_us=asof_us, events=events, chosen=chosen,
     )  # fmt: skip
 
     # --- derived columns ----------------------------------------------------------------

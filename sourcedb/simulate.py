@@ -21,6 +21,16 @@ import psycopg
 
 from petpro.errors import PetProError
 from sourcedb import clock
+from sourcedb.booking_choice import (
+    PUPPY_DAYS,
+    History,
+    affinity,
+    build_market,
+    choose_history,
+    rating_of,
+    species_group,
+    uuid_keys,
+)
 from sourcedb.clock import DAY_US, HOUR_US, MINUTE_US, SECOND_US
 from sourcedb.generate_activity import (
     PROFILE_CHANGES,
@@ -35,14 +45,16 @@ from sourcedb.generate_people import (
     COUNTRIES,
     SEGMENT_BOOKING_P,
     UA_STRINGS,
+    Pets,
     Services,
+    Users,
     make_addresses,
     make_pets,
     make_users,
 )
 from sourcedb.identifiers import ip_addresses, uuids
 from sourcedb.load import NULL_TS, copy_columns
-from sourcedb.reference import SIGNUP_WEEKDAY_WEIGHTS
+from sourcedb.reference import CITIES, SIGNUP_WEEKDAY_WEIGHTS
 from sourcedb.schema import create_schema
 from sourcedb.seed import STAFF_ACTIONS, _render
 from sourcedb.server import connect
@@ -85,7 +97,7 @@ def _latest_activity_day(conn: psycopg.Connection, tz: str) -> date | None:
 def _services(conn: psycopg.Connection) -> Services:
     rows = conn.execute(
         "select s.id::text, s.vendor_id::text, s.category::text, (s.price * 100)::bigint, "
-        "s.currency, coalesce(s.duration_minutes, 60), v.country, v.status::text "
+        "s.currency, coalesce(s.duration_minutes, 60), v.country, v.status::text, v.city "
         "from services s join vendors v on v.id = s.vendor_id where s.is_active order by s.id"
     ).fetchall()
     if not rows:
@@ -96,7 +108,7 @@ def _services(conn: psycopg.Connection) -> Services:
     country = np.array([COUNTRIES.index(r[6]) if r[6] in COUNTRIES else 0 for r in rows])
     bookable = np.array([r[7] in ("active", "inactive") for r in rows])
     services = Services(
-        columns={"vendor_id": vendor_ids},
+        columns={"vendor_id": vendor_ids, "city": np.array([r[8] for r in rows], dtype=object)},
         ids=ids,
         vendor=np.zeros(len(rows), dtype=np.int64),
         category=cat,
@@ -113,6 +125,81 @@ def _services(conn: psycopg.Connection) -> Services:
                 idx = np.flatnonzero(cat == k)
             services.by_market[(ci, k)] = idx if idx.size else everything
     return services
+
+
+def _choose_services(
+    conn: psycopg.Connection,
+    rng: np.random.Generator,
+    services: Services,
+    b_user: np.ndarray,
+    b_created: np.ndarray,
+    all_ids: np.ndarray,
+    new: Users,
+    new_pets: Pets,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(service index, affinity) of the day's bookings by the rules of ``booking_choice``.
+
+    Reads what the rules remember for the booking customers from the source: their city,
+    their first pet's species and birth date, and every earlier booking (the category of the
+    last one, and per category the service they like best, which they return to).
+    """
+    n_all = all_ids.size
+    m = n_all - new.ids.size
+    city_index = {c[0]: i for i, c in enumerate(CITIES)}
+    market = build_market(
+        services.ids, services.category,
+        np.array([city_index.get(c, -1) for c in services.columns["city"]]),  # type: ignore[attr-defined]
+        services.country, bookable=np.ones(services.ids.size, dtype=bool),
+        active=np.ones(services.ids.size, dtype=bool), n_countries=len(COUNTRIES),
+    )  # fmt: skip
+    city = np.full(n_all, -1, dtype=np.int64)
+    species = np.full(n_all, None, dtype=object)
+    birth_day = np.full(n_all, np.iinfo(np.int64).min // 2, dtype=np.int64)
+    first = new_pets.first_of_owner
+    city[m:] = new.city
+    species[m:] = new_pets.species[first]
+    births, births_null = new_pets.columns["birth_date"]  # type: ignore[misc]
+    birth_day[m:] = np.where(np.asarray(births_null)[first], birth_day[m:],
+                             np.asarray(births)[first].astype("datetime64[D]").astype(np.int64))  # fmt: skip
+    wanted = sorted({str(all_ids[u]) for u in b_user if u < m})
+    index_of = {str(all_ids[i]): i for i in range(m)}
+    for uid, city_name, sp, born in conn.execute(
+        "select u.id::text, a.city, p.species::text, p.birth_date from unnest(%s::uuid[]) q(id) "
+        "join users u on u.id = q.id "
+        "left join lateral (select x.city from user_addresses x where x.user_id = u.id "
+        "  order by x.is_default desc, x.created_at desc, x.id limit 1) a on true "
+        "left join lateral (select y.species, y.birth_date from pets y where y.owner_id = u.id "
+        "  and y.deleted_at is null order by y.created_at, y.id limit 1) p on true",
+        (wanted,),
+    ).fetchall():
+        i = index_of[uid]
+        city[i] = city_index.get(city_name, -1)
+        species[i] = sp
+        if born is not None:
+            birth_day[i] = (born - date(1970, 1, 1)).days
+    country = np.where(city >= 0, CITY_COUNTRY[np.clip(city, 0, None)], -1)
+    keys = uuid_keys(all_ids)
+    history = History.empty(n_all)
+    past = conn.execute(
+        "select b.user_id::text, b.service_id::text from bookings b "
+        "where b.user_id = any(%s::uuid[]) order by b.user_id, b.created_at, b.id",
+        (wanted,),
+    ).fetchall()
+    service_of = {sid: j for j, sid in enumerate(services.ids)}
+    known = [(index_of[u], service_of[s]) for u, s in past if s in service_of]
+    if known:
+        p_user, p_svc = (np.array(x, dtype=np.int64) for x in zip(*known, strict=True))
+        p_cat = market.category[p_svc]
+        history.prev_cat[p_user] = p_cat  # rows are in time order: the last one stays
+        p_aff = affinity(keys[p_user], market.key[p_svc], market.quality[p_svc])
+        best = np.lexsort((p_aff, p_cat, p_user))  # per (customer, category) the best last
+        history.home[p_user[best], p_cat[best]] = p_svc[best]
+        history.home_affinity[p_user[best], p_cat[best]] = p_aff[best]
+    puppy = (species[b_user] == "dog") & (b_created // DAY_US - birth_day[b_user] < PUPPY_DAYS)
+    return choose_history(
+        rng, market, b_user, customer_key=keys, city=city, country=country,
+        group=species_group(species), puppy=puppy, history=history,
+    )  # fmt: skip
 
 
 def simulate_day(
@@ -353,10 +440,11 @@ def _simulate(
     b_user, b_created, b_slot = b_user[ok], b_created[ok], b_slot[ok]
     all_country = np.concatenate([country, CITY_COUNTRY[new.city]])
     services = _services(conn)
+    chosen = _choose_services(conn, rng, services, b_user, b_created, all_ids, new, pets)
     tables = make_bookings(
         rng, user=b_user, user_ids=all_ids, created=b_created, slot=b_slot,
         country=all_country[b_user], pet_id=pet_id[b_user], services=services, asof_us=cap,
-        events=events,
+        events=events, chosen=chosen,
     )  # fmt: skip
 
     # Transitions of earlier bookings.
@@ -414,7 +502,7 @@ def _simulate(
             if outcome == "completed" and rng.random() < 0.35:
                 r_at = min(done_at + int(rng.integers(HOUR_US, 8 * HOUR_US)), cap)
                 rid = str(uuids(rng, 1)[0])
-                rating = int(rng.choice([1, 2, 3, 4, 5], p=[0.04, 0.05, 0.11, 0.3, 0.5]))
+                rating = rating_of(rng, uid, sid)  # customers rate what they like well
                 reviews.append((rid, uid, bid, rating, r_at))
                 events.add(np.array([u]), "review_submitted", np.array([r_at]), np.array([
                     f'{{"reviewId": "{rid}", "targetType": "service", "targetId": "{sid}", '

@@ -8,6 +8,7 @@ PetPro schema, so tests never see each other's rows.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import socket
@@ -124,6 +125,8 @@ def pipeline(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
     """
     from exports.run import export_reports
     from ingestion.run import run_ingestion
+    from predictions.evaluation import model_evaluation_mart
+    from predictions.recommend_score import recommendation_marts
     from sourcedb.seed import seed_source
     from warehouse.dbt import run_dbt
     from warehouse.publish import publish
@@ -149,7 +152,12 @@ def pipeline(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
     settings = get_settings(home=home, source_url=url, pii_key="pipeline-test-key")
     run_ingestion(settings, full=True)
     run_dbt(settings, ["build"], capture=True)
-    publish(settings, run_id="pipeline-fixture")
+    # Derived marts as the nightly publish has them (no model trained: cold-start path).
+    derive = [
+        functools.partial(recommendation_marts, settings),
+        functools.partial(model_evaluation_mart, settings),
+    ]
+    publish(settings, run_id="pipeline-fixture", derive=derive)
     export_reports(settings)
     yield Pipeline(settings=settings, source_url=url)
     with psycopg.connect(pg_admin_url, autocommit=True) as conn:

@@ -160,6 +160,16 @@ MARTS: dict[str, tuple[str, list[str]]] = {
             "(DATE '2024-03-01', 15, 6, 0.4)",
         ],
     ),
+    "mart_recommended_services_by_city": (
+        "country VARCHAR, city VARCHAR, rank INTEGER, service_id VARCHAR, vendor_id VARCHAR, "
+        "service_category VARCHAR, vendor_city VARCHAR, customers BIGINT, "
+        "city_customers BIGINT, share DOUBLE, mean_rank DOUBLE",
+        [
+            "('Germany', 'Berlin', 1, 's-1', 'v-1', 'grooming', 'Berlin', 9, 12, 0.75, 1.5)",
+            "('Germany', 'Berlin', 2, 's-2', 'v-2', 'walking', 'Berlin', 6, 12, 0.5, 3.0)",
+            "('France', 'Paris', 1, 's-3', 'v-3', 'veterinary', 'Paris', 4, 5, 0.8, 2.25)",
+        ],
+    ),
     # The two customer-level marts: published for the API, never exported.
     "mart_customer_activity_daily": (
         "customer_id VARCHAR, activity_date DATE, activity_type VARCHAR, events BIGINT",
@@ -189,6 +199,7 @@ GRAIN: dict[str, tuple[str, ...]] = {
     "mart_nday_retention": ("cohort_week", "day_n"),
     "mart_retention_monthly": ("month",),
     "mart_repeat_customers": ("month",),
+    "mart_recommended_services_by_city": ("country", "city", "rank"),
 }
 
 

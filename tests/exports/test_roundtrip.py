@@ -63,7 +63,7 @@ def exported(shared: Shared) -> ExportResult:
 def test_declared_reports_cover_every_aggregate_mart():
     aggregate = set(MARTS) - {"mart_customer_profile", "mart_customer_activity_daily"}
     assert {r.mart for r in MART_REPORTS} == aggregate
-    assert len(MART_REPORTS) == 11
+    assert len(MART_REPORTS) == 12  # 11 dbt aggregates + recommended services by city
     assert [r.name for r in REPORTS if r.mart is None] == [
         "executive_summary",
         "stakeholder_report",

@@ -40,6 +40,8 @@ ENDPOINTS = [
     "/v2/nday-retention",
     "/v2/retention-monthly",
     "/v2/repeat-customers",
+    "/v2/customers/{customer_id}/recommendations",
+    "/v2/services/{service_id}/likely-customers",
     "/reports",
     "/reports/{day}/{filename}",
     "/health",
@@ -185,7 +187,8 @@ def test_every_endpoint_is_fuzzed(fuzz_client):
 
 
 def _check(client, headers, endpoint, query, day="2024-04-10", filename="x.csv"):
-    path = endpoint.format(day=quote(day, safe=""), filename=quote(filename, safe=""))
+    day, filename = quote(day, safe=""), quote(filename, safe="")
+    path = endpoint.format(day=day, filename=filename, customer_id=day, service_id=filename)
     r = client.get(path, params=query, headers=headers)
     assert r.status_code < 500, (path, query, r.status_code, r.text[:300])
     if r.status_code == 422:

@@ -1,0 +1,212 @@
+"""Scoring: the recommendation marts of a publication, as a derived-marts step of the publish.
+
+:func:`recommendation_marts` runs inside ``warehouse.publish.publish(derive=[...])`` on the
+staged version: it reads that version's marts (:mod:`predictions.recommend_data`), loads the
+latest trained ``service_recommender`` version (:mod:`predictions.registry`) and ranks
+:data:`~predictions.recommend_model.TOP_K` bookable services for every *active* customer
+(active in the 90 days up to the high-water date, account not deactivated). It returns two
+marts of the same publication:
+
+- ``mart_service_recommendations`` — customer UUID, rank, service, vendor, category, score,
+  reason and path (per-customer: published for the API, never exported);
+- ``mart_recommended_services_by_city`` — per customer city the services most often in its
+  customers' top 10 (counts only: the "top recommended services per city" report).
+
+Before any model is trained every customer takes the cold-start path (``popular_nearby``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from petpro.settings import Settings
+from predictions import recommend_model as rm
+from predictions.recommend_data import RecommendData, read_data
+from predictions.registry import ModelNotTrainedError, ModelVersion, latest_version
+
+if TYPE_CHECKING:
+    import duckdb
+
+log = logging.getLogger(__name__)
+
+RECOMMENDATIONS_MART = "mart_service_recommendations"
+BY_CITY_MART = "mart_recommended_services_by_city"
+PATHS = ("model", "cold_start")
+
+# Column documentation lives beside each field (README "Recommendation marts" repeats it).
+RECOMMENDATIONS_SCHEMA = pa.schema(
+    [
+        pa.field("customer_id", pa.string(), nullable=False),  # the customer's UUID
+        pa.field("rank", pa.int32(), nullable=False),  # 1 = best
+        pa.field("service_id", pa.string(), nullable=False),  # the recommended service's UUID
+        pa.field("vendor_id", pa.string()),  # the vendor offering it
+        pa.field("service_category", pa.string(), nullable=False),
+        pa.field("score", pa.float64(), nullable=False),  # model score, or share nearby
+        pa.field("reason", pa.string(), nullable=False),  # booked_before, similar_customers, …
+        pa.field("path", pa.string(), nullable=False),  # model | cold_start
+        pa.field("model_version", pa.string()),  # NULL before any model is trained
+        pa.field("model_candidate", pa.string()),  # item_bm25, item_cosine, als
+    ]
+)
+BY_CITY_SCHEMA = pa.schema(
+    [
+        pa.field("country", pa.string(), nullable=False),  # customers' country
+        pa.field("city", pa.string(), nullable=False),  # customers' city
+        pa.field("rank", pa.int32(), nullable=False),  # 1 = in most customers' top 10
+        pa.field("service_id", pa.string(), nullable=False),
+        pa.field("vendor_id", pa.string()),
+        pa.field("service_category", pa.string(), nullable=False),
+        pa.field("vendor_city", pa.string(), nullable=False),
+        pa.field("customers", pa.int64(), nullable=False),  # active customers with it in top 10
+        pa.field("city_customers", pa.int64(), nullable=False),  # active customers of the city
+        pa.field("share", pa.float64(), nullable=False),  # customers / city_customers
+        pa.field("mean_rank", pa.float64(), nullable=False),  # its mean rank where shown
+    ]
+)
+CITY_TOP = 10
+
+
+@dataclass
+class Scored:
+    """The ranking of every active customer and which model produced it."""
+
+    data: RecommendData
+    ranking: rm.Ranking
+    version: ModelVersion | None
+    candidate: str | None
+
+    def path_counts(self) -> dict[str, int]:
+        warm = self.ranking.warm if self.ranking.warm is not None else np.zeros(0, bool)
+        return {"model": int(warm.sum()), "cold_start": int((~warm).sum())}
+
+
+def load_latest(settings: Settings) -> tuple[ModelVersion, str, Any, np.ndarray] | None:
+    """(version, candidate, model, service ids of its items), or None when none is trained."""
+    from predictions.recommend_train import ITEMS_FILE, MODEL, MODEL_FILE
+
+    try:
+        version = latest_version(settings, MODEL)
+    except ModelNotTrainedError:
+        return None
+    candidate = str(version.metadata["candidate"])
+    model = rm.load_model(candidate, version.file(MODEL_FILE).read_bytes())
+    items = np.array(json.loads(version.file(ITEMS_FILE).read_text()), dtype=object)
+    return version, candidate, model, items
+
+
+def score(data: RecommendData, latest: tuple[ModelVersion, str, Any, np.ndarray] | None) -> Scored:
+    """Rank every active customer of ``data`` with ``latest`` (or the cold-start rule)."""
+    ctx = rm.build_context(data, data.bookings, data.high_water_day)
+    rows = np.flatnonzero(data.customers.active)
+    if latest is None:
+        ranking = rm.rank_with_model(None, np.empty(0, dtype=np.int64), ctx, rows)
+        return Scored(data, ranking, None, None)
+    version, candidate, model, items = latest
+    index = {s: i for i, s in enumerate(data.catalogue.ids)}
+    model_items = np.array([index.get(s, -1) for s in items], dtype=np.int64)
+    ranking = rm.rank_with_model(model, model_items, ctx, rows)
+    return Scored(data, ranking, version, candidate)
+
+
+def recommendations_table(scored: Scored) -> pa.Table:
+    """``mart_service_recommendations`` rows of a scoring."""
+    r, cat = scored.ranking, scored.data.catalogue
+    ok = r.service >= 0
+    row_idx, col_idx = np.nonzero(ok)
+    svc = r.service[ok]
+    warm = r.warm if r.warm is not None else np.zeros(r.customers.size, dtype=bool)
+    n = svc.size
+    version = scored.version.version if scored.version else None
+    return pa.table(
+        {
+            "customer_id": scored.data.customers.ids[r.customers[row_idx]].astype(str),
+            "rank": (col_idx + 1).astype(np.int32),
+            "service_id": cat.ids[svc].astype(str),
+            "vendor_id": pa.array(cat.vendor_id[svc], type=pa.string()),
+            "service_category": cat.category[svc].astype(str),
+            "score": np.round(r.score[ok].astype(float), 6),
+            "reason": np.array(rm.REASONS, dtype=object)[r.reason[ok]].astype(str),
+            "path": np.where(warm[row_idx], "model", "cold_start").astype(str),
+            "model_version": pa.array([version] * n, type=pa.string()),
+            "model_candidate": pa.array([scored.candidate] * n, type=pa.string()),
+        },
+        schema=RECOMMENDATIONS_SCHEMA,
+    )
+
+
+def by_city_table(scored: Scored, recommendations: pa.Table) -> pa.Table:
+    """``mart_recommended_services_by_city``: the services in most top 10s per customer city."""
+    import duckdb
+
+    cust = scored.data.customers
+    active = np.flatnonzero(cust.active)
+    people = pa.table(
+        {
+            "customer_id": cust.ids[active].astype(str),
+            "country": cust.country[active].astype(str),
+            "city": cust.city[active].astype(str),
+        }
+    )
+    cat = scored.data.catalogue
+    services = pa.table({"service_id": cat.ids.astype(str), "vendor_city": cat.city.astype(str)})
+    with duckdb.connect() as con:
+        con.register("recs", recommendations)
+        con.register("people", people)
+        con.register("services", services)
+        table = con.sql(
+            f"""
+            with sizes as (
+                select country, city, count(*) as city_customers from people group by all
+            ),
+            shown as (
+                select p.country, p.city, r.service_id, any_value(r.vendor_id) as vendor_id,
+                    any_value(r.service_category) as service_category,
+                    count(*) as customers, avg(r.rank) as mean_rank
+                from recs r join people p using (customer_id)
+                group by all
+            ),
+            ranked as (
+                select *, row_number() over (
+                    partition by country, city
+                    order by customers desc, mean_rank, service_id
+                ) as rank
+                from shown
+            )
+            select r.country, r.city, cast(r.rank as integer) as rank, r.service_id,
+                r.vendor_id, r.service_category, coalesce(s.vendor_city, 'unknown') as vendor_city,
+                r.customers, z.city_customers,
+                r.customers / z.city_customers as share, r.mean_rank
+            from ranked r
+            join sizes z using (country, city)
+            left join services s using (service_id)
+            where r.rank <= {CITY_TOP}
+            order by r.country, r.city, r.rank
+            """
+        ).to_arrow_table()
+    return table.cast(BY_CITY_SCHEMA)
+
+
+def recommendation_marts(settings: Settings, con: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:
+    """Derived-marts step: both recommendation marts from the staged version.
+
+    Bind ``settings`` with ``functools.partial`` and pass it to ``publish(derive=[...])``.
+    """
+    data = read_data(con)
+    scored = score(data, load_latest(settings))
+    recs = recommendations_table(scored)
+    counts = scored.path_counts()
+    log.info(
+        "recommendations for %d active customers (%d by the model %s, %d cold start)",
+        int(pc.count_distinct(recs["customer_id"]).as_py()) if recs.num_rows else 0,
+        counts["model"],
+        scored.version.version if scored.version else "-",
+        counts["cold_start"],
+    )
+    return {RECOMMENDATIONS_MART: recs, BY_CITY_MART: by_city_table(scored, recs)}
