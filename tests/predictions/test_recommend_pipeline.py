@@ -437,9 +437,10 @@ def test_dagster_asset_trains_a_new_version_and_publish_scores_with_it(
     rec: Rec, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from dagster import DagsterInstance, materialize
-    from orchestration.published_assets import build_published_asset
 
+    from orchestration.defs.publication import build_published_asset
     from orchestration.recommendation_assets import service_recommender
+    from orchestration.resources import PetProSettings
     from predictions.registry import versions
 
     monkeypatch.setenv("PETPRO_HOME", str(rec.settings.home))
@@ -447,7 +448,8 @@ def test_dagster_asset_trains_a_new_version_and_publish_scores_with_it(
     monkeypatch.setenv("PETPRO_PII_KEY", "recommend-key")
     before = [v.version for v in versions(rec.settings, "service_recommender")]
     instance = DagsterInstance.ephemeral()
-    result = materialize([service_recommender], instance=instance)
+    resources = {"petpro": PetProSettings()}
+    result = materialize([service_recommender], instance=instance, resources=resources)
     assert result.success
     after = [v.version for v in versions(rec.settings, "service_recommender")]
     assert len(after) == len(before) + 1 and after[:-1] == before
@@ -455,7 +457,7 @@ def test_dagster_asset_trains_a_new_version_and_publish_scores_with_it(
     assert mat.metadata["version"].value == after[-1]
 
     published_asset = build_published_asset([])
-    assert materialize([published_asset], instance=instance).success
+    assert materialize([published_asset], instance=instance, resources=resources).success
     rows = published(
         rec,
         "select distinct model_version from mart_service_recommendations",
