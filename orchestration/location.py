@@ -18,6 +18,7 @@ from orchestration.dbt_assets import build_dbt_assets, dbt_resource
 from orchestration.export_assets import report_exports
 from orchestration.jobs import build_jobs
 from orchestration.partitions import activity_partitions
+from orchestration.prediction_assets import build_prediction_definitions
 from orchestration.published_assets import build_published_asset, published_fresh
 from orchestration.raw_assets import build_raw_assets
 from orchestration.schedules import (
@@ -65,7 +66,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
         sensors.append(
             build_export_after_refresh_sensor(jobs["nightly_refresh"], jobs["export_reports"])
         )
-    return Definitions(
+    core = Definitions(
         assets=assets,
         asset_checks=[published_fresh],
         jobs=list(jobs.values()),
@@ -73,3 +74,4 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
         sensors=sensors,
         resources={"dbt": dbt_resource(settings, project)},
     )
+    return Definitions.merge(core, build_prediction_definitions(settings))

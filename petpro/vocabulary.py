@@ -69,6 +69,22 @@ CONTRACT_MARTS: tuple[str, ...] = (
     "mart_customer_segments",
     "mart_customer_activity_summary",
     "mart_customer_engaged_months",
+    # Customer predictions (issue 15): dbt marts, then the derived marts of predictions/.
+    "mart_customer_transactions",
+    "mart_customer_activity_log",
+    "mart_customer_rfm",
+    "mart_rfm_segments",
+    "mart_customer_churn_risk",
+    "mart_customer_clv",
+    "mart_model_evaluation",
+)
+
+# Contract marts computed in Python by derived-marts steps of the publication
+# (``warehouse.publish.publish(derive=...)``), not by dbt: build.duckdb never holds them.
+DERIVED_MARTS: tuple[str, ...] = (
+    "mart_customer_churn_risk",
+    "mart_customer_clv",
+    "mart_model_evaluation",
 )
 
 # Per-customer marts: published for the API's exact filtered counts, never a report file.
@@ -79,5 +95,10 @@ CUSTOMER_LEVEL_MARTS: frozenset[str] = frozenset(
         "mart_customer_segments",
         "mart_customer_activity_summary",
         "mart_customer_engaged_months",
+        "mart_customer_transactions",
+        "mart_customer_activity_log",
+        "mart_customer_rfm",
+        "mart_customer_churn_risk",
+        "mart_customer_clv",
     }
 )
