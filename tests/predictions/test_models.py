@@ -112,9 +112,7 @@ def test_every_training_run_is_in_the_evaluation_mart(predicted) -> None:
     for metric in ("roc_auc", "pr_auc", "brier", "log_loss"):
         assert got[(MODEL, metric)] == churn.metrics[metric]
         assert got[(BASELINE, metric)] == churn.baseline_metrics[metric]
-    assert {(r[0], r[2], r[3]) for r in rows if r[0] == BASELINE} == {
-        (BASELINE, "baseline", MODEL)
-    }
+    assert {(r[0], r[2], r[3]) for r in rows if r[0] == BASELINE} == {(BASELINE, "baseline", MODEL)}
     clv = predicted.training.clv
     assert any(r[0] == "clv_bgnbd" and r[1] == clv.version.version for r in rows)
     # The version records the publication it was trained on (the untrained first one).
