@@ -193,6 +193,7 @@ class ChurnTraining:
     baseline_metrics: dict[str, float]
     calibration: list[dict]
     baseline_calibration: list[dict]
+    customer_ids: frozenset[str] = frozenset()  # every customer of the training and holdout rows
     version: ModelVersion | None = None
 
 
@@ -235,6 +236,7 @@ def train_churn(con: duckdb.DuckDBPyConnection, *, seed: int = 0) -> ChurnTraini
         baseline_metrics=classification_metrics(y, pb),
         calibration=calibration_table(y, p),
         baseline_calibration=calibration_table(y, pb),
+        customer_ids=frozenset(train["customer_id"]) | frozenset(test["customer_id"]),
     )
 
 
