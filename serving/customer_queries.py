@@ -239,3 +239,64 @@ def recent_activities(cur: duckdb.DuckDBPyConnection, limit: int) -> Rows:
         [limit],
     )
     return [_log_row(r) for r in rows]
+
+
+def distributions(cur: duckdb.DuckDBPyConnection) -> dict[str, Rows]:
+    """Churn probability in ten bins, 365-day expected value in ten bins per currency, RFM
+    segment counts, and the evaluation rows of the model versions that scored this publication."""
+    churn = fetch(
+        cur,
+        """select least(cast(floor(churn_probability * 10) as integer), 9) as bin,
+                  count(*) as customers
+           from mart_customer_churn_risk group by 1 order by 1""",
+    )
+    for row in churn:
+        row["low"], row["high"] = row["bin"] / 10, (row["bin"] + 1) / 10
+    clv = fetch(
+        cur,
+        """with v as (
+               select currency, expected_value_365d as value,
+                      max(expected_value_365d) over (partition by currency) as top
+               from mart_customer_clv where expected_value_365d is not null)
+           select currency,
+                  least(cast(floor(value / nullif(top, 0) * 10) as integer), 9) as bin,
+                  any_value(top) as top, count(*) as customers
+           from v group by 1, 2 order by 1, 2""",
+    )
+    for row in clv:
+        top = row.pop("top") or 0.0
+        bin_ = row["bin"] or 0
+        row["bin"], row["low"], row["high"] = bin_, top * bin_ / 10, top * (bin_ + 1) / 10
+    rfm = fetch(
+        cur,
+        "select segment, count(*) as customers from mart_customer_rfm group by 1 order by 2 desc, 1",
+    )
+    evaluation = fetch(
+        cur,
+        """select e.model, e.model_version, e.role, e.metric, e.value, e.n
+           from mart_model_evaluation as e
+           where e.model_version in (select model_version from mart_customer_churn_risk
+                                     union select model_version from mart_customer_clv)
+           order by e.model, e.metric""",
+    )
+    return {"churn": churn, "clv": clv, "rfm": rfm, "evaluation": evaluation}
+
+
+PREDICTION_MARTS = (
+    "mart_customer_rfm",
+    "mart_customer_churn_risk",
+    "mart_customer_clv",
+    "mart_model_evaluation",
+    "mart_customer_activity_log",
+)
+
+
+def missing_marts(cur: duckdb.DuckDBPyConnection) -> list[str]:
+    """Prediction marts absent from the publication (one published before this version)."""
+    present = {
+        r[0]
+        for r in cur.execute(
+            "select table_name from information_schema.tables where table_schema = 'main'"
+        ).fetchall()
+    }
+    return [m for m in PREDICTION_MARTS if m not in present]

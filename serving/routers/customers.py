@@ -23,9 +23,21 @@ from serving import customer_queries as cq
 from serving.auth import ADMIN_ONLY, ANALYTICS, Authenticator, Principal
 from serving.dependencies import answer, require
 from serving.params import InvalidRequest, shown
+from serving.publication import NothingPublished
 from serving.responses import Answer
 
 router = APIRouter(tags=["customers"])
+
+
+def _published(cur) -> None:
+    """503 (one line) when the publication predates the prediction marts."""
+    missing = cq.missing_marts(cur)
+    if missing:
+        raise NothingPublished(
+            f"the current publication has no {', '.join(missing)}: publish with this version "
+            "(`petpro refresh`)"
+        )
+
 
 MAX_PAGE_SIZE = 100
 MAX_RECENT = 500
@@ -92,6 +104,7 @@ async def explore(request: Request, answer: Answer = Depends(answer)) -> Respons
     )
 
     def compute(cur, pub) -> dict:
+        _published(cur)
         return {
             "meta": {
                 "marts": [
@@ -112,6 +125,18 @@ async def explore(request: Request, answer: Answer = Depends(answer)) -> Respons
     return await answer(compute)
 
 
+@router.get("/v2/predictions/distributions", dependencies=[Depends(require(ANALYTICS))])
+async def distributions(request: Request, answer: Answer = Depends(answer)) -> Response:
+    """Churn probability and expected-value distributions, RFM segments, model evaluation."""
+    _only(request, ())
+
+    def compute(cur, pub) -> dict:
+        _published(cur)
+        return {"meta": {"publication": pub.run_id}, "data": cq.distributions(cur)}
+
+    return await answer(compute)
+
+
 @router.get("/v2/customers/{customer_id}", dependencies=[Depends(require(ANALYTICS))])
 async def customer(
     customer_id: str, request: Request, answer: Answer = Depends(answer)
@@ -121,6 +146,7 @@ async def customer(
     cid = _uuid("customer_id", customer_id)
 
     def compute(cur, pub) -> dict:
+        _published(cur)
         if not cq.customer_exists(cur, cid):
             raise HTTPException(status_code=404, detail=f"no customer {cid} in the publication")
         return {
@@ -171,6 +197,7 @@ async def recent_activities(request: Request, answer: Answer = Depends(answer)) 
     limit = _int(request, "limit", 50, 1, MAX_RECENT)
 
     def compute(cur, pub) -> dict:
+        _published(cur)
         return {
             "meta": {"limit": limit, **cq.activity_window(cur), "publication": pub.run_id},
             "data": cq.recent_activities(cur, limit),

@@ -3,9 +3,10 @@
 -- that day, quintile scores among the month's buyers, and the named segment. Read by
 -- mart_customer_rfm (latest month) and counted by mart_rfm_segments.
 --
--- Scores: score = ceil(5 x cumulative share of buyers whose value is at most theirs), so ties
--- share a score (frequency has many ties: an exact ntile would split equal customers
--- arbitrarily). Recency is ordered so that the most recent buyers score 5. Monetary value is
+-- Scores: score = 1 + floor(5 x percent_rank), percent_rank being the share of the month's other
+-- buyers with a lower value, capped at 5: quintiles in which ties share a score (frequency has
+-- many ties: an exact ntile would split equal customers arbitrarily) and the lowest value
+-- always scores 1. Recency is ordered so that the most recent buyers score highest. Monetary value is
 -- the spend in the customer's main currency (most payments; ties alphabetical) and is scored
 -- among the buyers of that currency only: currencies are never mixed.
 with hwm as (
@@ -29,7 +30,7 @@ customer_months as (
         months.is_complete,
         customers.customer_id
     from months
-    inner join {{ ref('int_customers') }} as customers on customers.signup_date <= months.as_of_date
+    inner join {{ ref('int_customers') }} as customers on months.as_of_date >= customers.signup_date
 ),
 
 per_currency as (
@@ -42,7 +43,7 @@ per_currency as (
         max(transactions.paid_date) as last_paid_date
     from months
     inner join {{ ref('mart_customer_transactions') }} as transactions
-        on transactions.paid_date <= months.as_of_date
+        on months.as_of_date >= transactions.paid_date
     group by months.month_start, transactions.customer_id, transactions.currency
 ),
 
@@ -98,19 +99,19 @@ scored as (
     select
         measured.*,
         case when measured.is_buyer then
-            cast(ceil(5 * cume_dist() over (
-                partition by measured.month_start, measured.is_buyer order by measured.recency_days desc
-            )) as integer)
+                cast(least(5, 1 + floor(5 * percent_rank() over (
+                    partition by measured.month_start, measured.is_buyer order by measured.recency_days desc
+                ))) as integer)
         end as r_score,
         case when measured.is_buyer then
-            cast(ceil(5 * cume_dist() over (
-                partition by measured.month_start, measured.is_buyer order by measured.frequency
-            )) as integer)
+                cast(least(5, 1 + floor(5 * percent_rank() over (
+                    partition by measured.month_start, measured.is_buyer order by measured.frequency
+                ))) as integer)
         end as f_score,
         case when measured.is_buyer then
-            cast(ceil(5 * cume_dist() over (
-                partition by measured.month_start, measured.is_buyer, measured.currency order by measured.monetary
-            )) as integer)
+                cast(least(5, 1 + floor(5 * percent_rank() over (
+                    partition by measured.month_start, measured.is_buyer, measured.currency order by measured.monetary
+                ))) as integer)
         end as m_score
     from measured
 )
