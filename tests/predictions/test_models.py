@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import duckdb
 import psycopg
+import pytest
 
 from petpro.publication import current_version
 from predictions.churn import BASELINE, MODEL
@@ -117,3 +118,31 @@ def test_every_training_run_is_in_the_evaluation_mart(predicted) -> None:
     assert any(r[0] == "clv_bgnbd" and r[1] == clv.version.version for r in rows)
     # The version records the publication it was trained on (the untrained first one).
     assert churn.version.metadata["publication"]["run_id"] == "untrained"
+
+
+def test_holdout_population_and_labels_match_sql_on_the_source(predicted) -> None:
+    """The churn definition recounted on PostgreSQL: active in the 90 days before the holdout
+    snapshot H, churned = no booking_created/payment_made activity in [H, H + 60 days)."""
+    churn = predicted.training.churn
+    h = churn.holdout_snapshot
+    with psycopg.connect(predicted.source_url) as conn:
+        active, churned = conn.execute(
+            """
+            with acts as (
+                select a.user_id, a.type::text as type, (a."timestamp" at time zone 'UTC')::date as day
+                from activities a join users u on u.id = a.user_id
+                where u.role = 'customer' and (u.created_at at time zone 'UTC')::date < %(h)s
+            ), active as (
+                select distinct user_id from acts where day >= %(h)s - 90 and day < %(h)s
+            ), engaged as (
+                select distinct user_id from acts
+                where type in ('booking_created', 'payment_made')
+                  and day >= %(h)s and day < %(h)s + 60
+            )
+            select count(*), count(*) filter (where e.user_id is null)
+            from active a left join engaged e using (user_id)
+            """,
+            {"h": h},
+        ).fetchone()
+    assert churn.n_holdout == active
+    assert churn.metrics["base_rate"] == pytest.approx(churned / active, abs=1e-12)
