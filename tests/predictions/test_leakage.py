@@ -85,14 +85,13 @@ def test_features_see_only_rows_before_the_snapshot(con) -> None:
 
 def _future_engagement(con: duckdb.DuckDBPyConnection, snapshot: date) -> pa.Table:
     """A leaky feature: engaged days in the 60 days *after* the snapshot (the outcome itself)."""
-    return con.execute(
-        """select customer_id, count(*) as engaged_days_next_60,
+    return con.sql(
+        f"""select customer_id, count(*) as engaged_days_next_60,
                   max(activity_date) as _source_max_date
            from main.mart_customer_activity_daily
            where activity_type in ('booking_created', 'payment_made')
-             and activity_date >= ? and activity_date < ? + 60
-           group by customer_id""",
-        [snapshot, snapshot],
+             and activity_date >= DATE '{snapshot}' and activity_date < DATE '{snapshot}' + 60
+           group by customer_id"""
     ).to_arrow_table()
 
 
@@ -103,7 +102,7 @@ def test_the_guard_refuses_a_feature_computed_from_after_the_snapshot(con) -> No
 
 def test_the_guard_refuses_a_builder_that_does_not_report_its_dates(con) -> None:
     def silent(con: duckdb.DuckDBPyConnection, snapshot: date) -> pa.Table:
-        return con.execute("select customer_id, 1 as x from hist_customers").to_arrow_table()
+        return con.sql("select customer_id, 1 as x from hist_customers").to_arrow_table()
 
     with pytest.raises(LeakageError, match="does not report"):
         build_features(con, SNAPSHOT, builders=(*DEFAULT_BUILDERS, silent))
