@@ -38,6 +38,7 @@ recent as (
     inner join {{ ref('int_customers') }} as customers on activities.user_id = customers.customer_id
     cross join hwm
     where activities.activity_date > hwm.high_water_date - {{ var('activity_log_days') }}
+    {{- activity_log_partition_filter() }}
 )
 
 select
