@@ -43,6 +43,11 @@ ENDPOINTS = [
     "/reports",
     "/reports/{day}/{filename}",
     "/health",
+    "/v2/segments/explore",
+    "/v2/predictions/distributions",
+    "/v2/customers/{customer_id}",
+    "/activities/user/{userId}",
+    "/activities/recent",
 ]
 
 NAMES = [
@@ -66,6 +71,11 @@ NAMES = [
     "max_months",
     "date",
     "token",
+    "dims",
+    "metric",
+    "page",
+    "page_size",
+    "limit",
 ]
 WORDS = [
     "day",
@@ -84,6 +94,10 @@ WORDS = [
     "latest",
     "2024-04-10",
     "customer_growth.csv",
+    "churn_band",
+    "rfm_segment",
+    "avg_expected_value_365d",
+    "00000000-0000-4000-8000-000000000001",
     *ACTIVITY_TYPES[:5],
 ]
 
@@ -139,7 +153,16 @@ queries = st.lists(
     max_size=4,
 )
 path_parts = st.one_of(
-    st.sampled_from(["2024-04-10", "latest", "customer_growth.csv", "manifest.json", ".."]),
+    st.sampled_from(
+        [
+            "2024-04-10",
+            "latest",
+            "customer_growth.csv",
+            "manifest.json",
+            "..",
+            "00000000-0000-4000-8000-000000000001",
+        ]
+    ),
     st.text(min_size=1, max_size=24),
 )
 FUZZ = settings(
@@ -185,7 +208,8 @@ def test_every_endpoint_is_fuzzed(fuzz_client):
 
 
 def _check(client, headers, endpoint, query, day="2024-04-10", filename="x.csv"):
-    path = endpoint.format(day=quote(day, safe=""), filename=quote(filename, safe=""))
+    day, filename = quote(day, safe=""), quote(filename, safe="")
+    path = endpoint.format(day=day, filename=filename, customer_id=day, userId=filename)
     r = client.get(path, params=query, headers=headers)
     assert r.status_code < 500, (path, query, r.status_code, r.text[:300])
     if r.status_code == 422:
