@@ -1,7 +1,7 @@
 """The ``petpro`` command line, the top floor: it may import every package, nothing imports it.
 
 One module per area (``source``, ``ingest``, ``dbt``, ``refresh``, ``export``, ``serve``,
-``audit``, ``demo``, ``ui``) exposes ``register(app)``; :func:`register_all` attaches them to
+``audit``, ``demo``, ``ui``, ``predict``) exposes ``register(app)``; :func:`register_all` attaches them to
 the root Typer app built in :mod:`cli.main`. Modules import their heavy libraries (Dagster,
 dbt, FastAPI) inside the commands, so ``petpro --help`` stays fast.
 """
@@ -12,7 +12,7 @@ import importlib
 
 import typer
 
-AREAS = ("source", "ingest", "dbt", "refresh", "export", "serve", "audit", "demo", "ui")
+AREAS = ("source", "ingest", "dbt", "refresh", "export", "serve", "audit", "demo", "ui", "predict")
 
 
 def register_all(app: typer.Typer) -> None:

@@ -2,9 +2,9 @@
 
 Start the embedded PostgreSQL (or use ``PETPRO_SOURCE_URL``), create the schema, seed the
 default synthetic dataset when the source is empty (``prepare_demo_source``), then run the
-pipeline through Dagster in process: a full refresh, one simulated day and its incremental
-refresh, the report files (tables and both editions of the stakeholder PDF), and a summary of
-where everything is.
+pipeline through Dagster in process: a full refresh, the customer models trained on it, one
+simulated day and its incremental refresh (which scores every customer), the report files
+(tables and both editions of the stakeholder PDF), and a summary of where everything is.
 """
 
 from __future__ import annotations
@@ -63,6 +63,8 @@ def demo() -> None:
     console.rule("full refresh (ingest → checks → dbt → publish)")
     run_refresh(settings, full=True, allow_generated_key=True, out=console)
 
+    _train_models(settings)
+
     console.rule("one more day in the source, then the nightly incremental refresh")
     day = _simulate_next_day(settings, url)
     if day is not None:
@@ -80,6 +82,18 @@ def demo() -> None:
     console.print(
         "Dagster UI:       `make ui` → http://127.0.0.1:3000 (jobs, schedules, backfills)"
     )
+
+
+def _train_models(settings: Settings) -> None:
+    """Train churn risk and lifetime value on the full refresh; the nightly refresh scores."""
+    from cli.predict import train_and_report
+    from petpro.errors import PetProError
+
+    console.rule("customer models (churn risk, lifetime value) on the publication")
+    try:
+        train_and_report(settings, out=console)
+    except PetProError as exc:
+        console.print(f"[yellow]models not trained:[/] {exc}")
 
 
 def _simulate_next_day(settings: Settings, url: str) -> date | None:

@@ -8,6 +8,7 @@ returning its own ``Definitions``, merged here with ``Definitions.merge``:
 - ``publication``: ``published_warehouse``, its freshness check, job and schedule;
 - ``exports``: ``report_exports``, its job, schedule and the export-after-refresh sensor;
 - ``pipeline``: the refresh jobs across those domains and the nightly schedule;
+- ``predictions``: the customer models and the service recommender, trained weekly;
 - ``monitoring``: the run-failure alert sensor.
 
 The settings are the ``petpro`` resource (:class:`orchestration.resources.PetProSettings`),
@@ -20,9 +21,16 @@ from __future__ import annotations
 
 from dagster import Definitions
 
-from orchestration.defs import exports, ingestion, monitoring, pipeline, publication, warehouse
+from orchestration.defs import (
+    exports,
+    ingestion,
+    monitoring,
+    pipeline,
+    predictions,
+    publication,
+    warehouse,
+)
 from orchestration.partitions import activity_partitions
-from orchestration.recommendation_assets import service_recommender
 from orchestration.resources import PetProSettings
 from petpro.settings import Settings, get_settings
 
@@ -42,6 +50,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
         exports.definitions(settings, nightly),
         refresh,
         monitoring.definitions(),
-        Definitions(assets=[service_recommender]),
+        predictions.definitions(settings),
         Definitions(resources={"petpro": PetProSettings.from_settings(settings)}),
     )
+    return Definitions.merge(core, build_prediction_definitions(settings))

@@ -69,6 +69,14 @@ CONTRACT_MARTS: tuple[str, ...] = (
     "mart_customer_segments",
     "mart_customer_activity_summary",
     "mart_customer_engaged_months",
+    # Customer predictions: dbt marts the models read, then their derived marts.
+    "mart_customer_transactions",
+    "mart_customer_activity_log",
+    "mart_customer_rfm",
+    "mart_rfm_segments",
+    "mart_customer_churn_risk",
+    "mart_customer_clv",
+    # Service recommendations: dbt marts the recommender reads, then its derived marts.
     "mart_customer_service_bookings",
     "mart_service_catalogue",
     "mart_service_recommendations",
@@ -76,9 +84,12 @@ CONTRACT_MARTS: tuple[str, ...] = (
     "mart_model_evaluation",
 )
 
-# Marts computed in Python during the publish (``publish(derive=[...])``), not by dbt.
+# Contract marts computed in Python by derived-marts steps of the publication
+# (``warehouse.publish.publish(derive=...)``), not by dbt: build.duckdb never holds them.
 DERIVED_MARTS: frozenset[str] = frozenset(
     {
+        "mart_customer_churn_risk",
+        "mart_customer_clv",
         "mart_service_recommendations",
         "mart_recommended_services_by_city",
         "mart_model_evaluation",
@@ -93,6 +104,11 @@ CUSTOMER_LEVEL_MARTS: frozenset[str] = frozenset(
         "mart_customer_segments",
         "mart_customer_activity_summary",
         "mart_customer_engaged_months",
+        "mart_customer_transactions",
+        "mart_customer_activity_log",
+        "mart_customer_rfm",
+        "mart_customer_churn_risk",
+        "mart_customer_clv",
         "mart_customer_service_bookings",
         "mart_service_recommendations",
     }

@@ -48,7 +48,12 @@ WRITER = {WRITER_TAG: WRITER_VALUE}
 
 
 def pipeline_selection() -> AssetSelection:
-    return AssetSelection.all() - AssetSelection.assets(EXPORTS_KEY)
+    # Model training (group predictions) runs weekly in its own job, not in the refreshes.
+    return (
+        AssetSelection.all()
+        - AssetSelection.assets(EXPORTS_KEY)
+        - AssetSelection.groups("predictions")
+    )
 
 
 def build_jobs(partitions_def: PartitionsDefinition) -> dict[str, Any]:
@@ -72,7 +77,8 @@ def build_jobs(partitions_def: PartitionsDefinition) -> dict[str, Any]:
         BACKFILL_JOB: define_asset_job(
             BACKFILL_JOB,
             selection=AssetSelection.assets(raw_key("activities")).downstream()
-            - AssetSelection.assets(EXPORTS_KEY),
+            - AssetSelection.assets(EXPORTS_KEY)
+            - AssetSelection.groups("predictions"),
             partitions_def=partitions_def,
             tags={**WRITER, MODE_TAG: MODE_INCREMENTAL},
             description="Re-extract the activity partitions of a date range (launch a "

@@ -99,7 +99,7 @@ def build_published_asset(
     def published_warehouse(
         context: AssetExecutionContext, petpro: PetProSettings
     ) -> MaterializeResult:
-        from orchestration.recommendation_assets import derived_mart_steps
+        from predictions.steps import derived_steps
         from warehouse.publish import publish
 
         settings = petpro.settings()
@@ -122,9 +122,7 @@ def build_published_asset(
 
         try:
             with build_writer_lock(settings, holder=f"run {context.run.run_id}", on_wait=waiting):
-                pub = publish(
-                    settings, run_id=context.run.run_id, derive=derived_mart_steps(settings)
-                )
+                pub = publish(settings, run_id=context.run.run_id, derive=derived_steps(settings))
         except LockTimeoutError as exc:
             raise Failure(description=str(exc), allow_retries=False) from exc
         if pub.missing_contract_marts:

@@ -438,8 +438,8 @@ def test_dagster_asset_trains_a_new_version_and_publish_scores_with_it(
 ) -> None:
     from dagster import DagsterInstance, materialize
 
+    from orchestration.defs.predictions import service_recommender
     from orchestration.defs.publication import build_published_asset
-    from orchestration.recommendation_assets import service_recommender
     from orchestration.resources import PetProSettings
     from predictions.registry import versions
 

@@ -108,6 +108,54 @@ DEMOGRAPHICS = [
 ]
 
 
+def _prediction_marts(con: duckdb.DuckDBPyConnection) -> None:
+    """The customer-prediction marts (issue 15) for C1..C3, hand-written: RFM, churn risk,
+    lifetime value, model evaluation and the recent activity log."""
+    con.execute(
+        """create table mart_customer_rfm as select * from (values
+           (?, DATE '2024-04-10', 8, 2::BIGINT, 'EUR', 80.00::DECIMAL(18,2), 5, 4, 4, '544', 'champions'),
+           (?, DATE '2024-04-10', 36, 1::BIGINT, 'EUR', 20.00::DECIMAL(18,2), 2, 1, 1, '211', 'hibernating'),
+           (?, DATE '2024-04-10', NULL, 0::BIGINT, NULL, NULL, NULL, NULL, NULL, NULL, 'no_purchase'))
+           t(customer_id, as_of_date, recency_days, frequency, currency, monetary, r_score, f_score,
+             m_score, rfm_cell, segment)""",
+        [C1, C2, C3],
+    )
+    con.execute(
+        """create table mart_customer_churn_risk as select * from (values
+           (?, 0.2, 'low', DATE '2024-04-10', TIMESTAMPTZ '2024-04-11 02:00:00+00', 'churn_gbm', 'v1'),
+           (?, 0.7, 'high', DATE '2024-04-10', TIMESTAMPTZ '2024-04-11 02:00:00+00', 'churn_gbm', 'v1'))
+           t(customer_id, churn_probability, risk_band, as_of_date, scored_at, model, model_version)""",
+        [C1, C2],
+    )
+    con.execute(
+        """create table mart_customer_clv as select * from (values
+           (?, 'EUR', 2::BIGINT, DATE '2024-02-02', DATE '2024-04-02', 0.9, 0.8, 2.5, 40.0, 32.0,
+            100.0, DATE '2024-04-10', TIMESTAMPTZ '2024-04-11 02:00:00+00', 'clv_bgnbd', 'v1'))
+           t(customer_id, currency, transactions, first_transaction_date, last_transaction_date,
+             probability_alive, expected_transactions_90d, expected_transactions_365d,
+             expected_average_value, expected_value_90d, expected_value_365d, as_of_date,
+             scored_at, model, model_version)""",
+        [C1],
+    )
+    con.execute(
+        """create table mart_model_evaluation as select * from (values
+           ('churn_gbm', 'v1', 'model', NULL, TIMESTAMPTZ '2024-04-07 04:00:00+00',
+            DATE '2024-02-09', DATE '2024-02-10', DATE '2024-04-09', 'roc_auc', 0.8, 4::BIGINT))
+           t(model, model_version, role, compared_with, trained_at, train_end, holdout_start,
+             holdout_end, metric, value, n)"""
+    )
+    con.execute(
+        """create table mart_customer_activity_log as select * from (values
+           (?, 'a1', 'booking_created', TIMESTAMPTZ '2024-04-02 10:00:00+00', DATE '2024-04-02',
+            'Booking created', 'mobile', '{"bookingId":"b1","serviceType":"grooming"}'),
+           (?, 'a2', 'login', TIMESTAMPTZ '2024-03-15 09:00:00+00', DATE '2024-03-15', 'Login',
+            'mobile', '{}'))
+           t(customer_id, activity_id, activity_type, activity_at, activity_date, description,
+             device_type, metadata)""",
+        [C1, C1],
+    )
+
+
 def build_publication(
     settings: Settings,
     run_id: str = "run-1",
@@ -166,6 +214,7 @@ def build_publication(
                t(customer_id, month, is_retained)""",
             [C1, C1, C2, C3],
         )
+        _prediction_marts(con)
         hwm_date = "DATE '2024-04-10'"
         # Derived marts: all intervals, periods from the first signup to the high-water mark.
         con.execute(

@@ -45,6 +45,11 @@ ENDPOINTS = [
     "/reports",
     "/reports/{day}/{filename}",
     "/health",
+    "/v2/segments/explore",
+    "/v2/predictions/distributions",
+    "/v2/customers/{customer_id}",
+    "/activities/user/{userId}",
+    "/activities/recent",
 ]
 
 NAMES = [
@@ -68,6 +73,11 @@ NAMES = [
     "max_months",
     "date",
     "token",
+    "dims",
+    "metric",
+    "page",
+    "page_size",
+    "limit",
 ]
 WORDS = [
     "day",
@@ -86,6 +96,10 @@ WORDS = [
     "latest",
     "2024-04-10",
     "customer_growth.csv",
+    "churn_band",
+    "rfm_segment",
+    "avg_expected_value_365d",
+    "00000000-0000-4000-8000-000000000001",
     *ACTIVITY_TYPES[:5],
 ]
 
@@ -141,7 +155,16 @@ queries = st.lists(
     max_size=4,
 )
 path_parts = st.one_of(
-    st.sampled_from(["2024-04-10", "latest", "customer_growth.csv", "manifest.json", ".."]),
+    st.sampled_from(
+        [
+            "2024-04-10",
+            "latest",
+            "customer_growth.csv",
+            "manifest.json",
+            "..",
+            "00000000-0000-4000-8000-000000000001",
+        ]
+    ),
     st.text(min_size=1, max_size=24),
 )
 FUZZ = settings(
@@ -188,7 +211,9 @@ def test_every_endpoint_is_fuzzed(fuzz_client):
 
 def _check(client, headers, endpoint, query, day="2024-04-10", filename="x.csv"):
     day, filename = quote(day, safe=""), quote(filename, safe="")
-    path = endpoint.format(day=day, filename=filename, customer_id=day, service_id=filename)
+    path = endpoint.format(
+        day=day, filename=filename, customer_id=day, service_id=filename, userId=filename
+    )
     r = client.get(path, params=query, headers=headers)
     assert r.status_code < 500, (path, query, r.status_code, r.text[:300])
     if r.status_code == 422:
