@@ -53,4 +53,3 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
         predictions.definitions(settings),
         Definitions(resources={"petpro": PetProSettings.from_settings(settings)}),
     )
-    return Definitions.merge(core, build_prediction_definitions(settings))
