@@ -194,17 +194,29 @@ def simulate_day_command(
         None, "--date", help="Day to simulate (YYYY-MM-DD); default the day after the latest."
     ),
     seed_value: int = typer.Option(7, "--seed", help="Random seed of the simulation."),
+    incident: str | None = typer.Option(
+        None,
+        "--incident",
+        help="Make the day go wrong: payment_outage, signup_spike or booking_drop "
+        "(see the README).",
+    ),
 ) -> None:
     """Advance the source by one day as the live application would."""
     from sourcedb.server import source_url
-    from sourcedb.simulate import simulate_day
+    from sourcedb.simulate import incident_named, simulate_day
+
+    if incident:
+        incident_named(incident)  # an unknown name is one line before anything starts
 
     settings = get_settings()
     when = _parse_date(day, "--date")
     url = source_url(settings)
     with console.status("simulating a day…"):
-        summary = simulate_day(url, when, seed=seed_value, timezone=settings.timezone)
-    table = Table(title=f"simulated {summary.day}")
+        summary = simulate_day(
+            url, when, seed=seed_value, timezone=settings.timezone, incident=incident
+        )
+    title = f"simulated {summary.day}" + (f" (incident: {incident})" if incident else "")
+    table = Table(title=title)
     table.add_column("table")
     table.add_column("inserted", justify="right")
     table.add_column("updated", justify="right")
