@@ -7,6 +7,7 @@ select
     payments.currency,
     count(*) filter (where payments.is_collected) as collected_payments,
     count(*) filter (where payments.payment_status = 'failed') as failed_payments,
+    count(*) filter (where payments.payment_status = 'refunded') as refunded_payments,
     sum(payments.gross_amount) as gross_revenue,
     sum(payments.refund_amount) as refunds
 from {{ ref('int_payments_enriched') }} as payments

@@ -11,7 +11,8 @@
     metric_kind tells how a metric behaves and aggregates over a week or month:
     count (events, additive), daily_distinct (distinct customers of the day; weeks average
     the days), ratio and average (numerator / denominator, both additive), money (additive,
-    per currency, never summed across currencies).
+    per currency, never summed across currencies; the denominator holds the number of payments
+    behind the amount, so the statistics can judge a sum of a few large payments fairly).
 -#}
 
 with days as (
@@ -61,7 +62,9 @@ money as (
         daily.payment_date as metric_date,
         daily.currency,
         sum(daily.gross_revenue) as gross_revenue,
-        sum(daily.refunds) as refunds
+        sum(daily.refunds) as refunds,
+        sum(daily.collected_payments) as collected_payments,
+        sum(daily.refunded_payments) as refunded_payments
     from {{ ref('int_payments_daily') }} as daily
     where daily.currency is not null
     group by daily.payment_date, daily.currency
@@ -96,7 +99,9 @@ per_day_money as (
         days.metric_date,
         currencies.currency,
         coalesce(money.gross_revenue, 0) as gross_revenue,
-        coalesce(money.refunds, 0) as refunds
+        coalesce(money.refunds, 0) as refunds,
+        coalesce(money.collected_payments, 0) as collected_payments,
+        coalesce(money.refunded_payments, 0) as refunded_payments
     from days
     cross join currencies
     left join money on days.metric_date = money.metric_date and currencies.currency = money.currency
@@ -166,7 +171,10 @@ long as (
             when 'refunds' then per_day_money.refunds
             when 'net_revenue' then per_day_money.gross_revenue - per_day_money.refunds
         end as numerator,
-        null as denominator
+        case catalog.metric
+            when 'refunds' then per_day_money.refunded_payments
+            else per_day_money.collected_payments
+        end as denominator
     from per_day_money
     cross join catalog
     where catalog.metric_kind = 'money'
