@@ -45,6 +45,8 @@ MIN_RELATIVE_CHANGE = 0.15
 MIN_COUNT_CHANGE = 3.0
 SCORE_CAP = 12.0
 MONEY_DISPERSION = 2.0
+MIN_NB_SIZE = 2.0
+MAX_ZERO_SHARE_MONEY = 1 / 3
 _MAD = 1.4826
 _CHI2_1_MEDIAN = 0.45494
 
@@ -159,6 +161,8 @@ def _detect_level(series: Series, z_threshold: float) -> Detection:
     sxx = (w * (x - x_mean[:, None]) ** 2).sum(axis=1)
     sxy = (w * (x - x_mean[:, None]) * (dz - d_mean[:, None])).sum(axis=1)
     slope = np.where(sxx > 0, sxy / np.where(sxx > 0, sxx, 1.0), 0.0)
+    # A few events a day carry no usable slope: a sparse series is expected at its mean.
+    slope = np.where(sparse, 0.0, slope)
     intercept = d_mean - slope * x_mean
     residual = np.where(
         w > 0, history - f_window * (intercept[:, None] + slope[:, None] * x), np.nan
@@ -168,6 +172,11 @@ def _detect_level(series: Series, z_threshold: float) -> Detection:
     # The line's own uncertainty one day past a 28-day window is about 0.4 sigma.
     spread = scale * np.sqrt(1.0 + 1.0 / np.maximum(count, 1) + 0.15)
     enough = (count >= MIN_HISTORY_DAYS) & (np.arange(n) >= MIN_HISTORY_DAYS) & np.isfinite(unit)
+    if is_money:
+        # Money that moves only now and then (refunds, a small currency) is a handful of
+        # payments of any size: no single day of it can be judged, only its trend.
+        zero_share = (np.where(valid, history, np.nan) == 0).sum(axis=1) / np.maximum(count, 1)
+        enough &= zero_share <= MAX_ZERO_SHARE_MONEY
     expected = np.where(enough, expected, np.nan)
     return _count_tails(
         units, expected, spread, z_threshold, np.nan_to_num(unit, nan=1.0),
@@ -187,6 +196,9 @@ def _count_tails(
     ok = np.isfinite(expected) & np.isfinite(y)
     mu = np.where(ok, np.maximum(expected, 0.05), 1.0)
     var = np.where(ok, np.maximum(np.nan_to_num(spread) ** 2, dispersion * mu), 1.0)
+    # Over-dispersion is capped (negative-binomial size >= MIN_NB_SIZE): on a series of a few
+    # events a day the spread of 0s and 1s is rounding, not a licence for enormous tails.
+    var = np.minimum(var, mu + mu**2 / MIN_NB_SIZE)
     over = var > mu * 1.05
     size = np.where(over, mu**2 / np.maximum(var - mu, 1e-12), 1.0)
     prob = np.where(over, mu / var, 0.5)

@@ -16,6 +16,7 @@ from dagster import AssetKey, Definitions
 
 from orchestration.dbt_assets import build_dbt_assets, dbt_resource
 from orchestration.export_assets import report_exports
+from orchestration.insights_assets import metric_alerts
 from orchestration.jobs import build_jobs
 from orchestration.partitions import activity_partitions
 from orchestration.published_assets import build_published_asset, published_fresh
@@ -53,7 +54,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     published = build_published_asset(mart_keys(manifest, translator))
     with_exports = exports_available()
     jobs = build_jobs(partitions, with_exports=with_exports)
-    assets = [*raw, *dbt_defs, published]
+    assets = [*raw, *dbt_defs, published, metric_alerts]
     schedules = [
         build_nightly_schedule(settings, jobs["nightly_refresh"]),
         build_freshness_schedule(settings, jobs["published_freshness"]),

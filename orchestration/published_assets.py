@@ -78,6 +78,7 @@ def build_published_asset(mart_keys: Sequence[AssetKey]) -> AssetsDefinition:
         ),
     )
     def published_warehouse(context: AssetExecutionContext) -> MaterializeResult:
+        from insights.marts import derive_insight_marts
         from warehouse.publish import publish
 
         settings = get_settings()
@@ -93,7 +94,7 @@ def build_published_asset(mart_keys: Sequence[AssetKey]) -> AssetsDefinition:
                 allow_retries=False,
             )
         with build_writer_lock(settings):
-            pub = publish(settings, run_id=context.run.run_id)
+            pub = publish(settings, run_id=context.run.run_id, derive=[derive_insight_marts])
         if pub.missing_contract_marts:
             context.log.warning(
                 "marts promised by the data-layout contract are missing: "

@@ -65,6 +65,32 @@ class Settings(BaseSettings):
     alert_webhook_url: str | None = Field(
         default=None, description="Optional URL that receives run-failure alerts."
     )
+    smtp_url: str | None = Field(
+        default=None,
+        description="SMTP server for e-mailed reports and alerts: smtp://[user:pass@]host[:port] "
+        "(smtps:// for TLS, ?starttls=1 to upgrade); unset = no e-mail.",
+    )
+    report_recipients: str = Field(
+        default="", description="Comma-separated e-mail addresses that receive the reports."
+    )
+    alert_recipients: str = Field(
+        default="",
+        description="Comma-separated e-mail addresses for metric alerts; empty = the report "
+        "recipients.",
+    )
+    mail_from: str = Field(
+        default="petpro@localhost", description="Sender address of e-mails PetPro sends."
+    )
+    dashboard_url: str = Field(
+        default="http://127.0.0.1:8000/dashboard",
+        description="Public address of the dashboard, linked from alert messages.",
+    )
+    alert_lookback_days: int = Field(
+        default=3,
+        ge=1,
+        description="Metric anomalies on the latest N complete days become alerts (older ones, "
+        "e.g. found by a backfill, stay in the marts and the dashboard).",
+    )
     export_retention: int = Field(default=30, description="Dated export folders kept.")
     dbt_threads: int = Field(default=2, description="dbt worker threads.")
     partitions_start: date = Field(
