@@ -106,7 +106,7 @@ def describe(row: dict[str, Any]) -> str:
             f"{_format_value(row['upper_bound'], kind, currency)})"
         )
     return (
-        f"{label[0].upper()}{label[1:]}{' ' if change else ''}{verb}{change} on {weekday} "
+        f"{label[0].upper()}{label[1:]} {verb}{change} on {weekday} "
         f"{day.isoformat()}: {_format_value(observed, kind, currency)} against "
         f"{_format_value(expected, kind, currency)} expected for a {weekday}{band}."
     )

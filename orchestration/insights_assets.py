@@ -9,8 +9,6 @@ never fails the run, since the publication is already done. The alerts of the ru
 the materialization's metadata.
 """
 
-from __future__ import annotations
-
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
 from orchestration.published_assets import PUBLISHED_KEY

@@ -116,7 +116,9 @@ def test_alerts_reach_file_webhook_and_smtp_once(
     assert all(day != outage for _, day in created)  # older than the lookback: not alerted
     assert run.problems == []
 
-    drop_alert = next(r for r in run.created if r["metric"] == "bookings_created")
+    drop_alert = next(
+        r for r in run.created if r["metric"] == "bookings_created" and r["date"] == drop
+    )
     on_disk = json.loads(alert_path(settings, drop_alert["id"]).read_text())
     assert on_disk["delivery"]["webhook"]["status"] == "sent"
     assert on_disk["delivery"]["email"]["status"] == "sent"
@@ -127,7 +129,7 @@ def test_alerts_reach_file_webhook_and_smtp_once(
     )
     assert sorted(h["id"] for h in webhook.received) == sorted(r["id"] for r in run.created)
     assert len(mails) == len(run.created)
-    rcpts, mail = next(m for m in mails if "Bookings created" in m[1]["Subject"])
+    rcpts, mail = next(m for m in mails if "Bookings created fell" in m[1]["Subject"])
     assert sorted(rcpts) == ["cto@example.org", "ops@example.org"]
     body = mail.get_payload()
     assert "fell" in body and "https://petpro.example/dashboard#insights" in body
