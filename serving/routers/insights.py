@@ -41,6 +41,22 @@ INTERVALS = ("week", "month")
 KNOWN = frozenset({"metric", "currency", "start", "end", "direction", "interval", "limit"})
 
 
+def _query(name: str, description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "description": description,
+            "schema": {"type": "string"}}  # fmt: skip
+
+
+FILTER_DOCS = [
+    _query("metric", "KPI names, comma-separated (e.g. bookings_created,new_customers)"),
+    _query("currency", "ISO currency of the money KPIs (e.g. EUR)"),
+    _query("start", "first business date, YYYY-MM-DD (inclusive)"),
+    _query("end", "last business date, YYYY-MM-DD (inclusive)"),
+    _query("direction", "up or down: only the anomalies in that direction"),
+    _query("interval", "week or month (trends; the KPI tiles' period)"),
+]
+LIMIT_DOC = _query("limit", "how many alerts, 1 to 200 (default 20)")
+
+
 def _one(request: Request, name: str) -> str | None:
     values = request.query_params.getlist(name)
     if len(values) > 1:
@@ -160,7 +176,7 @@ def kpis_payload(cur: duckdb.DuckDBPyConnection, interval: str) -> list[dict[str
     )
 
 
-@router.get("")
+@router.get("", openapi_extra={"parameters": FILTER_DOCS})
 async def insights(request: Request, answer: Answer = Depends(answer)) -> Response:
     """Anomalies (every day, with expected band) and weekly/monthly trends of the KPIs."""
     f = _filters(request)
@@ -182,7 +198,7 @@ async def insights(request: Request, answer: Answer = Depends(answer)) -> Respon
     return await answer(compute)
 
 
-@router.get("/kpis")
+@router.get("/kpis", openapi_extra={"parameters": FILTER_DOCS})
 async def kpis(request: Request, answer: Answer = Depends(answer)) -> Response:
     """Per KPI the latest complete week (or ``interval=month``) vs. previous and a year earlier."""
     f = _filters(request)
@@ -198,7 +214,7 @@ async def kpis(request: Request, answer: Answer = Depends(answer)) -> Response:
     return await answer(compute)
 
 
-@router.get("/alerts")
+@router.get("/alerts", openapi_extra={"parameters": [*FILTER_DOCS, LIMIT_DOC]})
 async def alerts(request: Request) -> Response:
     """The latest metric alerts (newest first), ``limit`` at most 200 (default 20)."""
     f = _filters(request)

@@ -40,6 +40,9 @@ ENDPOINTS = [
     "/v2/nday-retention",
     "/v2/retention-monthly",
     "/v2/repeat-customers",
+    "/v2/insights",
+    "/v2/insights/kpis",
+    "/v2/insights/alerts",
     "/reports",
     "/reports/{day}/{filename}",
     "/health",
@@ -66,6 +69,9 @@ NAMES = [
     "max_months",
     "date",
     "token",
+    "metric",
+    "direction",
+    "limit",
 ]
 WORDS = [
     "day",
