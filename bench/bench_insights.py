@@ -116,6 +116,13 @@ def evaluate(build_db: Path, incidents: dict[date, str], simulated: list[date]) 
         frame = read_metric_daily(con)
     after = {d + timedelta(days=1) for d in incidents}
     normal = [d for d in simulated[HANDOVER_DAYS:] if d not in incidents and d not in after]
+    seeded = sorted({d.item() for d in frame["metric_date"].to_numpy().astype("datetime64[D]")})
+    seeded = [d for d in seeded if d < simulated[0]][28:]  # after the detector's warm-up
+    others = {
+        "seeded days (after a 28-day warm-up)": seeded,
+        "hand-over days (first 28 simulated)": simulated[:HANDOVER_DAYS],
+        "days right after an incident": sorted(after & set(simulated)),
+    }
     methods = {
         f"weekday-robust baseline (|score| >= {Z_THRESHOLD:g}, ours)": detect,
         "z-score of the last 28 days (|z| >= 3)": detect_zscore,
@@ -123,12 +130,15 @@ def evaluate(build_db: Path, incidents: dict[date, str], simulated: list[date]) 
     for title, method in methods.items():
         found: dict[str, list[bool]] = defaultdict(list)
         false: dict[str, int] = {}
+        extra: dict[str, dict[str, int]] = {label: {} for label in others}
         for series in split_series(frame):
             result = method(series)
             days = [d.item() for d in series.dates]
             flagged = {day for day, hit in zip(days, result.is_anomaly, strict=True) if hit}
             name = series.metric + (f" {series.currency}" if series.currency else "")
             false[name] = sum(1 for d in normal if d in flagged)
+            for label, days in others.items():
+                extra[label][name] = sum(1 for d in days if d in flagged)
             for day, kind in incidents.items():
                 if series.metric == SYMPTOM[kind]:
                     found[kind].append(day in flagged)
@@ -142,6 +152,11 @@ def evaluate(build_db: Path, incidents: dict[date, str], simulated: list[date]) 
             print(f"    {name:28} {false[name] * 90 / max(len(normal), 1):5.2f}  ({false[name]})")
         worst = max(false.values()) * 90 / max(len(normal), 1)
         print(f"  worst metric: {worst:.2f} per 90 normal days")
+        for label, days in others.items():
+            print(
+                f"  also: {sum(extra[label].values())} alarms over all metrics on {len(days)} "
+                f"{label} ({', '.join(f'{k} {v}' for k, v in sorted(extra[label].items()) if v)})"
+            )
 
 
 def synthetic_metric_daily(con: duckdb.DuckDBPyConnection, days: int) -> int:

@@ -215,8 +215,7 @@ def simulate_day_command(
         summary = simulate_day(
             url, when, seed=seed_value, timezone=settings.timezone, incident=incident
         )
-    title = f"simulated {summary.day}" + (f" (incident: {incident})" if incident else "")
-    table = Table(title=title)
+    table = Table(title=f"simulated {summary.day}")
     table.add_column("table")
     table.add_column("inserted", justify="right")
     table.add_column("updated", justify="right")
@@ -229,6 +228,8 @@ def simulate_day_command(
         f"late activities: {summary.late_activities}, deactivated users: "
         f"{summary.deactivated_users}, deleted users: {summary.deleted_users}"
     )
+    if summary.incident:
+        console.print(f"incident: {summary.incident}")
 
 
 def show_counts(url: str) -> None:
