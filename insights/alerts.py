@@ -259,8 +259,8 @@ def _deliver(settings: Settings, path: Path, run: AlertRun, now: datetime) -> No
                 _post_webhook(settings.alert_webhook_url or "", record)
             else:
                 _send_email(settings, record)
-        except (MailError, Exception) as exc:  # a delivery never fails the caller
-            reason = f"{type(exc).__name__}: {exc}" if not isinstance(exc, MailError) else str(exc)
+        except Exception as exc:  # whatever a channel raises, the alert stays and is retried
+            reason = str(exc) if isinstance(exc, MailError) else f"{type(exc).__name__}: {exc}"
             state["last_error"] = reason
             if now - created >= timedelta(days=RETRY_DAYS):
                 state["status"] = "failed"
