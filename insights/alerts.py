@@ -39,7 +39,7 @@ import duckdb
 from insights.marts import ANOMALIES_MART
 from insights.series import METRIC_LABELS
 from petpro.durability import fsync_dir, fsync_file
-from petpro.mail import MailError, alert_recipients, send_mail
+from petpro.mail import MailError, parse_recipients, send_mail
 from petpro.publication import NothingPublishedError, open_current
 from petpro.settings import Settings
 
@@ -47,6 +47,7 @@ ALERT_PREFIX = "metric-"
 LOCK_FILE = ".metric-alerts.lock"
 RETRY_DAYS = 7
 WEBHOOK_TIMEOUT_SECONDS = 5.0
+SMTP_TIMEOUT_SECONDS = 10.0
 CHANNELS = ("webhook", "email")
 _MONEY_KINDS = frozenset({"money"})
 
@@ -62,6 +63,13 @@ class AlertRun:
     pending: list[str] = field(default_factory=list)  # failed now, retried next time
     problems: list[str] = field(default_factory=list)  # one line per failed delivery
     skipped: str | None = None  # why nothing was looked at (nothing published, no mart)
+
+
+def alert_recipients(settings: Settings) -> list[str]:
+    """``PETPRO_ALERT_RECIPIENTS``, else the report recipients."""
+    return parse_recipients(settings.alert_recipients) or parse_recipients(
+        settings.report_recipients
+    )
 
 
 def alert_id(metric: str, day: date, currency: str | None) -> str:
@@ -228,7 +236,14 @@ def _send_email(settings: Settings, record: dict) -> None:
         f"\nDate: {record['date']}\nScore: {record['score']:.1f} ({record['method']})\n"
         f"Publication: {record['publication'].get('version', '')}\n"
     )
-    send_mail(settings, alert_recipients(settings), subject, text)
+    send_mail(
+        settings.smtp_url or "",
+        sender=settings.mail_from,
+        recipients=alert_recipients(settings),
+        subject=subject,
+        body=text,
+        timeout=SMTP_TIMEOUT_SECONDS,
+    )
 
 
 def _deliver(settings: Settings, path: Path, run: AlertRun, now: datetime) -> None:

@@ -1,11 +1,17 @@
-"""Plain SMTP e-mail for reports and alerts (stdlib ``smtplib`` + ``email``), no Dagster.
+"""Sending e-mail through the SMTP server named by one URL: the project's only mail sender.
 
-``PETPRO_SMTP_URL`` names the server: ``smtp://[user:password@]host[:port]`` (plain, port 25),
-``smtp://…?starttls=1`` (upgrade with STARTTLS, port 587) or ``smtps://…`` (TLS from the
-start, port 465). Recipients are comma-separated addresses (``PETPRO_REPORT_RECIPIENTS``;
-alerts use ``PETPRO_ALERT_RECIPIENTS``, which defaults to the report recipients).
-:func:`send_mail` raises :class:`MailError` with one line saying what failed; callers decide
-whether that fails them (reports) or is retried later (alerts).
+Reports (``exports.delivery``) and, later, metric alerts hand a subject, a text body and
+attachments to :func:`send_mail`; the server comes from ``PETPRO_SMTP_URL`` and the recipients
+from a comma-separated list. Standard library only (``smtplib``, ``email``), so every floor
+may use it. The URL forms are::
+
+    smtp://host[:port]                     plain SMTP (port 25)
+    smtp://user:password@host:587?starttls=true
+    smtps://user:password@host[:port]      SMTP over TLS from the first byte (port 465)
+
+User and password are percent-decoded (``%40`` for ``@``). A refused connection, a failed
+login or a rejected recipient becomes one :class:`MailError` line naming the server, never
+the password.
 """
 
 from __future__ import annotations
@@ -19,115 +25,159 @@ from email.utils import formatdate, make_msgid
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from petpro.errors import PetProError
-from petpro.settings import Settings
 
-SMTP_TIMEOUT_SECONDS = 10.0
+_TRUE = {"1", "true", "yes", "on"}
 
 
 class MailError(PetProError):
-    """An e-mail could not be sent; the message says why."""
+    """A message could not be sent, or the mail settings cannot be used."""
 
 
 @dataclass(frozen=True)
 class SmtpServer:
+    """Where and how to connect, parsed from ``PETPRO_SMTP_URL``."""
+
     host: str
     port: int
-    username: str | None
-    password: str | None
-    tls: str  # "none", "starttls" or "ssl"
+    username: str | None = None
+    password: str | None = None
+    implicit_tls: bool = False
+    starttls: bool = False
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """One file attached to a message."""
+
+    filename: str
+    content: bytes
+    mime_type: str = "application/octet-stream"
 
 
 def parse_smtp_url(url: str) -> SmtpServer:
-    """The server named by ``url`` (see the module docstring); MailError when malformed."""
-    parts = urlsplit(url)
+    """The server of an ``smtp://`` or ``smtps://`` URL (one clear error when malformed)."""
+    parts = urlsplit(url.strip())
     if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
         raise MailError(
-            f"PETPRO_SMTP_URL must look like smtp://host:port or smtps://user:pass@host "
-            f"(got {parts.scheme or 'no scheme'}://…)"
+            f"PETPRO_SMTP_URL {_redacted(url)!r} is not an SMTP URL: use "
+            "smtp://host:port, smtp://user:password@host:587?starttls=true or smtps://host"
         )
-    query = parse_qs(parts.query)
-    starttls = query.get("starttls", ["0"])[0].lower() in ("1", "true", "yes")
-    tls = "ssl" if parts.scheme == "smtps" else ("starttls" if starttls else "none")
-    default_port = {"ssl": 465, "starttls": 587, "none": 25}[tls]
     try:
-        port = parts.port or default_port
-    except ValueError as exc:
-        raise MailError(f"PETPRO_SMTP_URL has an invalid port: {exc}") from None
+        port = parts.port
+    except ValueError:
+        raise MailError(f"PETPRO_SMTP_URL {_redacted(url)!r} has an invalid port") from None
+    implicit = parts.scheme == "smtps"
+    query = parse_qs(parts.query)
+    starttls = any(v.lower() in _TRUE for v in query.get("starttls", []))
+    if implicit and starttls:
+        raise MailError("PETPRO_SMTP_URL: smtps:// is already TLS, drop ?starttls=true")
     return SmtpServer(
         host=parts.hostname,
-        port=port,
+        port=port or (465 if implicit else 25),
         username=unquote(parts.username) if parts.username else None,
         password=unquote(parts.password) if parts.password else None,
-        tls=tls,
+        implicit_tls=implicit,
+        starttls=starttls,
     )
 
 
-def parse_recipients(text: str | None) -> list[str]:
-    """Comma- or semicolon-separated addresses, blanks dropped."""
-    return [a.strip() for a in (text or "").replace(";", ",").split(",") if a.strip()]
+def parse_recipients(text: str) -> list[str]:
+    """The addresses of a comma-separated list, in order, without blanks or duplicates."""
+    seen: list[str] = []
+    for raw in text.split(","):
+        address = raw.strip()
+        if not address:
+            continue
+        if "@" not in address or any(c.isspace() for c in address):
+            raise MailError(
+                f"{address!r} in the recipient list is not an e-mail address: give "
+                "comma-separated addresses such as board@example.com,cfo@example.com"
+            )
+        if address not in seen:
+            seen.append(address)
+    return seen
 
 
-def report_recipients(settings: Settings) -> list[str]:
-    return parse_recipients(settings.report_recipients)
-
-
-def alert_recipients(settings: Settings) -> list[str]:
-    return parse_recipients(settings.alert_recipients) or report_recipients(settings)
+def _redacted(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":***@", 1)
+    return url
 
 
 def build_message(
-    sender: str, recipients: Sequence[str], subject: str, text: str, html: str | None = None
+    *,
+    sender: str,
+    recipients: Sequence[str],
+    subject: str,
+    body: str,
+    attachments: Sequence[Attachment] = (),
 ) -> EmailMessage:
     message = EmailMessage()
     message["From"] = sender
     message["To"] = ", ".join(recipients)
     message["Subject"] = subject
     message["Date"] = formatdate(localtime=False)
-    message["Message-ID"] = make_msgid(domain="petpro.local")
-    message.set_content(text)
-    if html:
-        message.add_alternative(html, subtype="html")
+    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
+    message.set_content(body)
+    for item in attachments:
+        maintype, _, subtype = item.mime_type.partition("/")
+        message.add_attachment(
+            item.content,
+            maintype=maintype,
+            subtype=subtype or "octet-stream",
+            filename=item.filename,
+        )
     return message
 
 
-def send_message(smtp_url: str, message: EmailMessage) -> None:
-    """Deliver ``message`` to its To: addresses; MailError with the reason otherwise."""
-    server = parse_smtp_url(smtp_url)
-    try:
-        if server.tls == "ssl":
-            client: smtplib.SMTP = smtplib.SMTP_SSL(
-                server.host,
-                server.port,
-                timeout=SMTP_TIMEOUT_SECONDS,
-                context=ssl.create_default_context(),
-            )
-        else:
-            client = smtplib.SMTP(server.host, server.port, timeout=SMTP_TIMEOUT_SECONDS)
-        with client:
-            if server.tls == "starttls":
-                client.starttls(context=ssl.create_default_context())
-            if server.username:
-                client.login(server.username, server.password or "")
-            client.send_message(message)
-    except (OSError, smtplib.SMTPException) as exc:
-        raise MailError(
-            f"could not send e-mail through {server.host}:{server.port}: "
-            f"{type(exc).__name__}: {exc}"
-        ) from exc
-
-
 def send_mail(
-    settings: Settings,
+    smtp_url: str,
+    *,
+    sender: str,
     recipients: Sequence[str],
     subject: str,
-    text: str,
-    html: str | None = None,
+    body: str,
+    attachments: Sequence[Attachment] = (),
+    timeout: float = 30.0,
 ) -> None:
-    """Send one e-mail with the configured server; MailError when unset or when it fails."""
-    if not settings.smtp_url:
-        raise MailError("PETPRO_SMTP_URL is not set: no e-mail can be sent")
+    """Send one message to every recipient; raise :class:`MailError` when it is not accepted."""
+    server = parse_smtp_url(smtp_url)
     if not recipients:
-        raise MailError("no recipients: set PETPRO_REPORT_RECIPIENTS (or PETPRO_ALERT_RECIPIENTS)")
-    send_message(
-        settings.smtp_url, build_message(settings.mail_from, recipients, subject, text, html)
+        raise MailError("no recipients to send to: set PETPRO_REPORT_RECIPIENTS")
+    message = build_message(
+        sender=sender,
+        recipients=recipients,
+        subject=subject,
+        body=body,
+        attachments=attachments,
     )
+    context = ssl.create_default_context()
+    try:
+        if server.implicit_tls:
+            client: smtplib.SMTP = smtplib.SMTP_SSL(
+                server.host, server.port, timeout=timeout, context=context
+            )
+        else:
+            client = smtplib.SMTP(server.host, server.port, timeout=timeout)
+        with client:
+            if server.starttls:
+                client.starttls(context=context)
+            if server.username:
+                client.login(server.username, server.password or "")
+            refused = client.send_message(message, from_addr=sender, to_addrs=list(recipients))
+    except (OSError, smtplib.SMTPException) as exc:
+        reason = str(exc).strip() or type(exc).__name__
+        raise MailError(
+            f"could not send {subject!r} through {server.address}: {reason}; check "
+            "PETPRO_SMTP_URL and that the mail server is reachable"
+        ) from exc
+    if refused:
+        raise MailError(
+            f"{server.address} refused {', '.join(sorted(refused))} for {subject!r}; the other "
+            "recipients got it: check PETPRO_REPORT_RECIPIENTS"
+        )

@@ -67,11 +67,12 @@ class Settings(BaseSettings):
     )
     smtp_url: str | None = Field(
         default=None,
-        description="SMTP server for e-mailed reports and alerts: smtp://[user:pass@]host[:port] "
-        "(smtps:// for TLS, ?starttls=1 to upgrade); unset = no e-mail.",
+        description="SMTP server for report (and alert) e-mail: smtp://[user:password@]host"
+        "[:port][?starttls=true] or smtps://…; unset = nothing is e-mailed.",
     )
     report_recipients: str = Field(
-        default="", description="Comma-separated e-mail addresses that receive the reports."
+        default="",
+        description="Comma-separated addresses the scheduled stakeholder report is e-mailed to.",
     )
     alert_recipients: str = Field(
         default="",
@@ -79,7 +80,8 @@ class Settings(BaseSettings):
         "recipients.",
     )
     mail_from: str = Field(
-        default="petpro@localhost", description="Sender address of e-mails PetPro sends."
+        default="petpro-reports@localhost",
+        description="Sender address of the e-mails the system sends.",
     )
     dashboard_url: str = Field(
         default="http://127.0.0.1:8000/dashboard",
