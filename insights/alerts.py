@@ -104,7 +104,9 @@ def describe(row: dict[str, Any]) -> str:
     observed, expected = row.get("observed"), row.get("expected")
     verb = "rose" if row["direction"] == "up" else "fell"
     change = ""
-    if observed is not None and expected:
+    if kind == "ratio" and observed is not None:
+        change = f" to {_format_value(observed, kind, currency)}"  # a rate: its level says it
+    elif observed is not None and expected:
         change = f" {abs(observed - expected) / abs(expected):.0%}"
     weekday = day.strftime("%A")
     band = ""

@@ -114,6 +114,12 @@ def test_dashboard_renders_every_tab(live_server, token, tmp_path: Path):
                 ".find((t) => t.name === 'anomaly').x"
             )
             assert anomaly_x == ["2024-04-02"]
+            # An alert's link opens the Insights tab on its KPI.
+            page.goto(f"{live_server}/dashboard#insights?metric=new_customers&date=2024-04-02")
+            page.wait_for_selector("#panel-insights[data-rendered='true']", timeout=20000)
+            assert page.input_value("#f-insight-metric") == "new_customers"
+            page.goto(f"{live_server}/dashboard")
+            page.wait_for_selector("#panel-growth[data-rendered='true']", timeout=20000)
             # A demographic filter narrows the activity tab's distinct-customer line (women: 1,2,3,2).
             page.click("#tabs button[data-tab='activity']")
             page.select_option("#f-gender", ["female"])
