@@ -194,16 +194,27 @@ def simulate_day_command(
         None, "--date", help="Day to simulate (YYYY-MM-DD); default the day after the latest."
     ),
     seed_value: int = typer.Option(7, "--seed", help="Random seed of the simulation."),
+    incident: str | None = typer.Option(
+        None,
+        "--incident",
+        help="Make the day go wrong: payment_outage, signup_spike or booking_drop "
+        "(see the README).",
+    ),
 ) -> None:
     """Advance the source by one day as the live application would."""
     from sourcedb.server import source_url
-    from sourcedb.simulate import simulate_day
+    from sourcedb.simulate import incident_named, simulate_day
+
+    if incident:
+        incident_named(incident)  # an unknown name is one line before anything starts
 
     settings = get_settings()
     when = _parse_date(day, "--date")
     url = source_url(settings)
     with console.status("simulating a day…"):
-        summary = simulate_day(url, when, seed=seed_value, timezone=settings.timezone)
+        summary = simulate_day(
+            url, when, seed=seed_value, timezone=settings.timezone, incident=incident
+        )
     table = Table(title=f"simulated {summary.day}")
     table.add_column("table")
     table.add_column("inserted", justify="right")
@@ -217,6 +228,8 @@ def simulate_day_command(
         f"late activities: {summary.late_activities}, deactivated users: "
         f"{summary.deactivated_users}, deleted users: {summary.deleted_users}"
     )
+    if summary.incident:
+        console.print(f"incident: {summary.incident}")
 
 
 def show_counts(url: str) -> None:

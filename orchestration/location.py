@@ -8,6 +8,7 @@ returning its own ``Definitions``, merged here with ``Definitions.merge``:
 - ``publication``: ``published_warehouse``, its freshness check, job and schedule;
 - ``exports``: ``report_exports``, its job, schedule and the export-after-refresh sensor;
 - ``pipeline``: the refresh jobs across those domains and the nightly schedule;
+- ``insights``: the alerts raised from each publication's new anomalies;
 - ``predictions``: the customer models and the service recommender, trained weekly;
 - ``monitoring``: the run-failure alert sensor.
 
@@ -24,6 +25,7 @@ from dagster import Definitions
 from orchestration.defs import (
     exports,
     ingestion,
+    insights,
     monitoring,
     pipeline,
     predictions,
@@ -50,6 +52,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
         exports.definitions(settings, nightly),
         refresh,
         monitoring.definitions(),
+        insights.definitions(),
         predictions.definitions(settings),
         Definitions(resources={"petpro": PetProSettings.from_settings(settings)}),
     )

@@ -68,6 +68,34 @@ class Settings(BaseSettings):
     alert_webhook_url: str | None = Field(
         default=None, description="Optional URL that receives run-failure alerts."
     )
+    smtp_url: str | None = Field(
+        default=None,
+        description="SMTP server for report (and alert) e-mail: smtp://[user:password@]host"
+        "[:port][?starttls=true] or smtps://…; unset = nothing is e-mailed.",
+    )
+    report_recipients: str = Field(
+        default="",
+        description="Comma-separated addresses the scheduled stakeholder report is e-mailed to.",
+    )
+    alert_recipients: str = Field(
+        default="",
+        description="Comma-separated e-mail addresses for metric alerts; empty = the report "
+        "recipients.",
+    )
+    mail_from: str = Field(
+        default="petpro-reports@localhost",
+        description="Sender address of the e-mails the system sends.",
+    )
+    dashboard_url: str = Field(
+        default="http://127.0.0.1:8000/dashboard",
+        description="Public address of the dashboard, linked from alert messages.",
+    )
+    alert_lookback_days: int = Field(
+        default=3,
+        ge=1,
+        description="Metric anomalies on the latest N complete days become alerts (older ones, "
+        "e.g. found by a backfill, stay in the marts and the dashboard).",
+    )
     export_retention: int = Field(default=30, description="Dated export folders kept.")
     dbt_threads: int = Field(default=2, description="dbt worker threads.")
     partitions_start: date = Field(

@@ -82,6 +82,10 @@ CONTRACT_MARTS: tuple[str, ...] = (
     "mart_service_recommendations",
     "mart_recommended_services_by_city",
     "mart_model_evaluation",
+    # Insights: the daily KPI series (dbt), its anomalies and trends (derived).
+    "mart_metric_daily",
+    "mart_metric_anomalies",
+    "mart_metric_trends",
 )
 
 # Contract marts computed in Python by derived-marts steps of the publication
@@ -93,8 +97,14 @@ DERIVED_MARTS: frozenset[str] = frozenset(
         "mart_service_recommendations",
         "mart_recommended_services_by_city",
         "mart_model_evaluation",
+        "mart_metric_anomalies",
+        "mart_metric_trends",
     }
 )
+
+# Contract marts computed in Python on the staged publication (publish(derive=...)), not by
+# dbt: they are absent from build.duckdb and from dbt's model list.
+DERIVED_MARTS: frozenset[str] = frozenset({"mart_metric_anomalies", "mart_metric_trends"})
 
 # Per-customer marts: published for the API's exact filtered counts, never a report file.
 CUSTOMER_LEVEL_MARTS: frozenset[str] = frozenset(

@@ -25,7 +25,7 @@ from serving.formulas import formulas
 from serving.params import InvalidRequest
 from serving.publication import NothingPublished, PublicationStore
 from serving.responses import ResponseCache
-from serving.routers import compat, customers, ops, recommendations, reports, v2
+from serving.routers import compat, customers, insights, ops, recommendations, reports, v2
 
 CACHE_ENTRIES = 1024
 
@@ -55,7 +55,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_exception_handler(InvalidRequest, _invalid)
     app.add_exception_handler(RequestValidationError, _invalid_shape)
     app.add_exception_handler(NothingPublished, _unpublished)
-    for area in (compat, v2, customers, recommendations, reports, ops):
+    for area in (compat, insights, v2, customers, recommendations, reports, ops):
         app.include_router(area.router)
     return app
 

@@ -9,6 +9,13 @@ show, cancellations) with their payments, refunds and reviews; about 1% of the d
 activities arriving late (timestamp one to three days earlier, recorded on the simulated day);
 and occasionally one account deactivated and one customer erased (``delete from users``,
 which cascades). The same source state, day and seed give the same changes.
+
+*Incidents* (:data:`INCIDENTS`, ``simulate_day(..., incident=NAME)``) make one day go wrong
+the way production days do, for testing the anomaly detection of :mod:`insights`:
+``payment_outage`` (most payment attempts fail during some hours), ``signup_spike`` (a
+campaign multiplies signups) and ``booking_drop`` (an app release breaks booking from the
+morning on). They draw from their own seeded generator, so an incident changes only what it
+is about; everything else happens as on a normal day.
 """
 
 from __future__ import annotations
@@ -67,6 +74,49 @@ DEACTIVATION_P = 0.6
 REFUND_DAILY_P = 0.003
 
 
+@dataclass(frozen=True)
+class Incident:
+    """What goes wrong on an incident day (local hours ``[start_hour, end_hour)``)."""
+
+    name: str
+    description: str
+    start_hour: int = 0
+    end_hour: int = 24
+    # payment_outage: share of payment attempts that fail in the window.
+    payment_failure_share: float = 0.0
+    # signup_spike: factor on the day's expected signups.
+    signup_factor: float = 1.0
+    # booking_drop: share of booking attempts that never reach the backend in the window.
+    booking_loss_share: float = 0.0
+
+
+INCIDENTS: dict[str, Incident] = {
+    incident.name: incident
+    for incident in (
+        Incident(
+            "payment_outage",
+            "the payment provider is down from 08:00 to 16:00: 90% of payment attempts in that "
+            "window fail (status failed, no payment_made activity)",
+            start_hour=8,
+            end_hour=16,
+            payment_failure_share=0.9,
+        ),
+        Incident(
+            "signup_spike",
+            "a marketing campaign: four times the usual signups over the whole day",
+            signup_factor=4.0,
+        ),
+        Incident(
+            "booking_drop",
+            "an app release at 07:00 breaks booking: 85% of booking attempts from then on "
+            "are lost (no booking, no booking_created activity)",
+            start_hour=7,
+            booking_loss_share=0.85,
+        ),
+    )
+}
+
+
 class SimulateError(PetProError):
     """The day cannot be simulated; the message says why and what to do."""
 
@@ -81,6 +131,7 @@ class DaySummary:
     late_activities: int = 0
     deleted_users: int = 0
     deactivated_users: int = 0
+    incident: str | None = None
 
 
 def _us(ts: object) -> int:
@@ -210,13 +261,16 @@ def simulate_day(
     timezone: str = "UTC",
     erasures: int | None = None,
     deactivations: int | None = None,
+    incident: str | None = None,
 ) -> DaySummary:
     """Simulate ``day`` (default: the day after the latest activity day) on the source.
 
     ``erasures``/``deactivations`` fix how many customers are erased/deactivated; by default
     one of each happens with probability 0.4/0.6 (drawn from the seeded generator).
+    ``incident`` names one of :data:`INCIDENTS` to make the day go wrong that way.
     """
     tz = timezone
+    chosen_incident = incident_named(incident) if incident else None
     with connect(url) as conn:
         create_schema(conn)
         latest = _latest_activity_day(conn, tz)
@@ -239,7 +293,104 @@ def simulate_day(
         day_start = clock.local_day_start_utc(day, tz)
         cap = min(clock.local_day_start_utc(day + timedelta(days=1), tz) - 1,
                   clock.now_us() - SECOND_US)  # fmt: skip
-        return _simulate(conn, rng, day, day_start, cap, tz, erasures, deactivations)
+        hooks = (
+            _IncidentHooks(
+                chosen_incident, np.random.default_rng([seed, day.toordinal(), 9_173]), day_start
+            )
+            if chosen_incident
+            else None
+        )
+        summary = _simulate(conn, rng, day, day_start, cap, tz, erasures, deactivations, hooks)
+        summary.incident = chosen_incident.name if chosen_incident else None
+        return summary
+
+
+def incident_named(name: str) -> Incident:
+    """The incident called ``name``; a :class:`SimulateError` naming the known ones otherwise."""
+    try:
+        return INCIDENTS[name]
+    except KeyError:
+        raise SimulateError(
+            f"unknown incident {name!r}: choose one of {', '.join(sorted(INCIDENTS))}"
+        ) from None
+
+
+class _IncidentHooks:
+    """Applies one incident inside :func:`_simulate` with its own generator."""
+
+    def __init__(self, incident: Incident, rng: np.random.Generator, day_start: int) -> None:
+        self.incident = incident
+        self.rng = rng
+        self.window = (
+            day_start + incident.start_hour * HOUR_US,
+            day_start + incident.end_hour * HOUR_US,
+        )
+        self.failed_payments: set[str] = set()
+
+    def in_window(self, ts: np.ndarray) -> np.ndarray:
+        ts = np.asarray(ts, dtype=np.int64)
+        return (ts >= self.window[0]) & (ts < self.window[1])
+
+    def signups(self, expected: float) -> float:
+        return expected * self.incident.signup_factor
+
+    def keep_bookings(self, created: np.ndarray) -> np.ndarray:
+        """Which booking attempts reach the backend."""
+        lost = self.in_window(created) & (
+            self.rng.random(created.size) < self.incident.booking_loss_share
+        )
+        return ~lost
+
+    def payment_fails(self, at: int) -> bool:
+        return bool(
+            self.in_window(np.array([at]))[0]
+            and self.rng.random() < self.incident.payment_failure_share
+        )
+
+    def fail_new_payments(self, payments: dict[str, object]) -> None:
+        """Turn attempts of the generated prepaid payments in the window into failures."""
+        if not self.incident.payment_failure_share or "status" not in payments:
+            return
+        status = np.asarray(payments["status"], dtype=object)
+        created = np.asarray(payments["created_at"], dtype=np.int64)
+        hit = (
+            self.in_window(created)
+            & (status != "failed")
+            & (self.rng.random(status.size) < self.incident.payment_failure_share)
+        )
+        if not hit.any():
+            return
+        status = status.copy()
+        status[hit] = "failed"
+        payments["status"] = status
+        payments["paid_at"] = np.where(hit, NULL_TS, np.asarray(payments["paid_at"]))
+        payments["updated_at"] = np.where(hit, created, np.asarray(payments["updated_at"]))
+        self.failed_payments.update(str(i) for i in np.asarray(payments["id"])[hit])
+
+    def drop_failed_payment_events(self, events: Events) -> None:
+        """A failed attempt leaves no ``payment_made`` activity."""
+        if not self.failed_payments:
+            return
+        made = TYPE_CODE["payment_made"]
+        for i, codes in enumerate(events.code):
+            if not (codes == made).any():
+                continue
+            keep = np.array(
+                [
+                    code != made or _payment_id(meta) not in self.failed_payments
+                    for code, meta in zip(codes, events.meta[i], strict=True)
+                ],
+                dtype=bool,
+            )
+            for name in ("user", "code", "ts", "meta", "slot", "recorded"):
+                column = getattr(events, name)
+                column[i] = column[i][keep]
+
+
+def _payment_id(meta: object) -> str:
+    text = str(meta)
+    start = text.find('"paymentId": "')
+    return text[start + 14 : start + 50] if start >= 0 else ""
 
 
 def _simulate(
@@ -251,6 +402,7 @@ def _simulate(
     tz: str,
     erasures: int | None,
     deactivations: int | None,
+    hooks: _IncidentHooks | None = None,
 ) -> DaySummary:
     summary = DaySummary(day=day)
     window = day_start - 28 * DAY_US
@@ -323,7 +475,10 @@ def _simulate(
         (window / 1e6, day_start / 1e6),
     ).fetchone()[0]  # type: ignore[index]
     weekday = SIGNUP_WEEKDAY_WEIGHTS[day.weekday()] / np.mean(SIGNUP_WEEKDAY_WEIGHTS)
-    n_new = int(rng.poisson(max(recent_signups / 28.0, 1.0) * weekday))
+    expected_signups = max(recent_signups / 28.0, 1.0) * weekday
+    if hooks:
+        expected_signups = hooks.signups(expected_signups)
+    n_new = int(rng.poisson(expected_signups))
     new = make_users(
         rng, customers=n_new, start_day=clock.day_number(day), days=1, tz=tz, asof_us=cap,
         staff=False,
@@ -437,6 +592,8 @@ def _simulate(
     ])  # fmt: skip
     b_slot = np.concatenate([c_slot[b_mask], np.zeros(int(first_book.sum()), dtype=np.int8)])
     ok = b_created <= cap
+    if hooks:
+        ok &= hooks.keep_bookings(b_created)
     b_user, b_created, b_slot = b_user[ok], b_created[ok], b_slot[ok]
     all_country = np.concatenate([country, CITY_COUNTRY[new.city]])
     services = _services(conn)
@@ -446,6 +603,8 @@ def _simulate(
         country=all_country[b_user], pet_id=pet_id[b_user], services=services, asof_us=cap,
         events=events, chosen=chosen,
     )  # fmt: skip
+    if hooks:
+        hooks.fail_new_payments(tables.payments)
 
     # Transitions of earlier bookings.
     index_of = {u: i for i, u in enumerate(ids)}
@@ -461,6 +620,7 @@ def _simulate(
     ).fetchall()
     booking_updates: list[tuple[str, str, int, str | None]] = []
     new_payments: list[tuple] = []
+    failed_payments: list[tuple] = []
     refunds: list[tuple[str, int]] = []
     reviews: list[tuple] = []
     erased = set(erase_idx.tolist())
@@ -496,9 +656,12 @@ def _simulate(
             if outcome == "completed" and not paid_id:
                 pay_at = min(done_at + MINUTE_US, cap)
                 pid = str(uuids(rng, 1)[0])
-                new_payments.append((pid, bid, uid, cents, cur, pay_at))
-                events.add(np.array([u]), "payment_made", np.array([pay_at]),
-                           payment_meta(np.array([pid]), np.array([cents]), np.array([cur], object)))  # fmt: skip
+                if hooks and hooks.payment_fails(pay_at):
+                    failed_payments.append((pid, bid, uid, cents, cur, pay_at))
+                else:
+                    new_payments.append((pid, bid, uid, cents, cur, pay_at))
+                    events.add(np.array([u]), "payment_made", np.array([pay_at]),
+                               payment_meta(np.array([pid]), np.array([cents]), np.array([cur], object)))  # fmt: skip
             if outcome == "completed" and rng.random() < 0.35:
                 r_at = min(done_at + int(rng.integers(HOUR_US, 8 * HOUR_US)), cap)
                 rid = str(uuids(rng, 1)[0])
@@ -536,6 +699,8 @@ def _simulate(
     )
     events.add(deact_idx, "account_deactivated", deact_at)
 
+    if hooks:
+        hooks.drop_failed_payment_events(events)
     activities = events.columns(rng, all_ids, all_ua, all_ip)
 
     # --- write everything in one transaction ------------------------------------------
@@ -557,6 +722,14 @@ def _simulate(
                  for pid, bid, uid, cents, cur_, t in new_payments],
             )  # fmt: skip
             ins["payments"] += len(new_payments)
+            cur.executemany(
+                "insert into payments (id, booking_id, user_id, amount, currency, status, method, "
+                "created_at, updated_at) values (%s, %s, %s, %s / 100.0, %s, 'failed', "
+                "'credit_card', to_timestamp(%s), to_timestamp(%s))",
+                [(pid, bid, uid, cents, cur_, t / 1e6, t / 1e6)
+                 for pid, bid, uid, cents, cur_, t in failed_payments],
+            )  # fmt: skip
+            ins["payments"] += len(failed_payments)
             ins["reviews"] = copy_columns(conn, "reviews", _render(tables.reviews))
             cur.executemany(
                 "insert into reviews (id, user_id, booking_id, service_id, vendor_id, rating, "

@@ -99,6 +99,7 @@ def build_published_asset(
     def published_warehouse(
         context: AssetExecutionContext, petpro: PetProSettings
     ) -> MaterializeResult:
+        from insights.marts import derive_insight_marts
         from predictions.steps import derived_steps
         from warehouse.publish import publish
 
@@ -122,7 +123,11 @@ def build_published_asset(
 
         try:
             with build_writer_lock(settings, holder=f"run {context.run.run_id}", on_wait=waiting):
-                pub = publish(settings, run_id=context.run.run_id, derive=derived_steps(settings))
+                pub = publish(
+                    settings,
+                    run_id=context.run.run_id,
+                    derive=[derive_insight_marts, *derived_steps(settings)],
+                )
         except LockTimeoutError as exc:
             raise Failure(description=str(exc), allow_retries=False) from exc
         if pub.missing_contract_marts:

@@ -25,6 +25,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from insights.marts import derive_insight_marts
 from petpro.settings import Settings, get_settings
 from warehouse.publish import publish
 
@@ -335,11 +336,33 @@ def build_publication(
                (DATE '2024-02-01', 3::BIGINT, 1::BIGINT, 1.0 / 3))
                t(month, booking_customers, repeat_customers, repeat_rate)"""
         )
+        # KPI series for the insights (hand-made, deterministic): bookings created follow a
+        # fixed weekly pattern (20 a weekday, 30 on Saturday, 10 on Sunday) and collapse to 2
+        # on Tuesday 2024-04-02, the one anomaly; new customers are the six signups.
+        con.execute(
+            """create table mart_metric_daily as
+            with days as (select d::DATE as metric_date
+                          from generate_series(DATE '2024-01-01', DATE '2024-04-09', interval 1 day) t(d))
+            select metric_date, 'bookings_created' as metric, 'count' as metric_kind,
+                   null::VARCHAR as currency, v as value, v as numerator, null::DOUBLE as denominator
+            from (select metric_date,
+                         case when metric_date = DATE '2024-04-02' then 2.0
+                              when isodow(metric_date) = 6 then 30.0
+                              when isodow(metric_date) = 7 then 10.0 else 20.0 end as v
+                  from days)
+            union all
+            select days.metric_date, 'new_customers', 'count', null, count(p.customer_id)::DOUBLE,
+                   count(p.customer_id)::DOUBLE, null
+            from days left join mart_customer_profile p on p.signup_date = days.metric_date
+            group by days.metric_date"""
+        )
         con.execute("checkpoint")
     finally:
         con.close()
     hwm = datetime.fromisoformat(HWM)
-    return publish(settings, run_id=run_id, high_water_mark=hwm).version_dir
+    return publish(
+        settings, run_id=run_id, high_water_mark=hwm, derive=[derive_insight_marts]
+    ).version_dir
 
 
 def build_exports(exports_dir: Path, day: str = "2024-04-10") -> dict[str, str]:

@@ -42,6 +42,9 @@ ENDPOINTS = [
     "/v2/repeat-customers",
     "/v2/customers/{customer_id}/recommendations",
     "/v2/services/{service_id}/likely-customers",
+    "/v2/insights",
+    "/v2/insights/kpis",
+    "/v2/insights/alerts",
     "/reports",
     "/reports/{day}/{filename}",
     "/health",
@@ -77,6 +80,7 @@ NAMES = [
     "metric",
     "page",
     "page_size",
+    "direction",
     "limit",
 ]
 WORDS = [

@@ -44,6 +44,9 @@ def test_seed_and_simulate_through_the_cli(settings: Settings, source_url: str) 
     with psycopg.connect(source_url) as conn:
         (after,) = conn.execute("select count(*) from activities").fetchone()  # type: ignore[misc]
     assert after > before
+    spike = run_cli("source", "simulate-day", "--incident", "signup_spike")
+    assert spike.returncode == 0, spike.stderr
+    assert "incident: signup_spike" in spike.stdout
 
 
 def test_demo_source_is_kept_when_it_holds_data(settings: Settings, source_url: str) -> None:
@@ -93,6 +96,7 @@ def test_bad_url(tmp_path: Path, command: list[str]) -> None:
         (["seed", "--end-date", "2999-01-01"], "in the future"),
         (["seed", "--customers", "many"], "many"),
         (["simulate-day", "--date", "yesterday"], "is not a date"),
+        (["simulate-day", "--incident", "meteor"], "unknown incident 'meteor': choose one of"),
     ],
 )
 def test_bad_arguments(tmp_path: Path, args: list[str], message: str) -> None:
