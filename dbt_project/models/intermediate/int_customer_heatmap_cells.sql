@@ -9,7 +9,7 @@
 -#}
 {{
     config(
-        materialized='incremental',
+        materialized=in_place_materialization(),
         incremental_strategy='delete+insert',
         unique_key=['customer_id', 'day_of_week', 'hour_of_day'],
         on_schema_change='fail',
@@ -23,7 +23,7 @@
 with windowed as (
     select
         hourly.customer_id,
-        cast(isodow(hourly.activity_date) as integer) as day_of_week,
+        cast({{ iso_day_of_week('hourly.activity_date') }} as integer) as day_of_week,
         cast(hourly.hour_of_day as integer) as hour_of_day,
         max(hourly.activity_date) as last_date
     from {{ ref('int_customer_hourly_activity') }} as hourly
@@ -43,7 +43,7 @@ held as (
         from {{ this }} as cells
     {%- else %}
         select
-            cast(null as varchar) as customer_id,
+            cast(null as string) as customer_id,
             cast(null as integer) as day_of_week,
             cast(null as integer) as hour_of_day,
             cast(null as date) as last_date

@@ -42,7 +42,7 @@ segments as (
     from (
         select
             customers.customer_id,
-            unnest(case when len(customers.pet_species) = 0 then ['none'] else customers.pet_species end) as segment
+            {{ unnest_or_default('customers.pet_species', "'none'") }} as segment
         from customers
     ) as species
 ),
@@ -107,9 +107,9 @@ segment_money as (
 )
 
 select
-    cast(segment_counts.dimension as varchar) as dimension,
-    cast(segment_counts.segment as varchar) as segment,
-    cast(segment_money.currency as varchar) as currency,
+    cast(segment_counts.dimension as string) as dimension,
+    cast(segment_counts.segment as string) as segment,
+    cast(segment_money.currency as string) as currency,
     cast(segment_counts.customers as bigint) as customers,
     cast(segment_counts.customers / nullif(total.all_customers, 0) as double) as share_of_customers,
     cast(segment_counts.active_customers_30d as bigint) as active_customers_30d,

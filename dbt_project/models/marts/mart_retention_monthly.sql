@@ -1,13 +1,14 @@
 -- The original PetPro dashboard retention: customers engaged in complete month M who are
 -- engaged again in month M+1 (which must be complete too).
+{%- set interval = adapter.quote("interval") %}
 with months as (
     select
         periods.period_start as month,
         periods.period_end as next_month
     from {{ ref('int_period_spine') }} as periods
     inner join {{ ref('int_period_spine') }} as next_periods
-        on next_periods."interval" = 'month' and periods.period_end = next_periods.period_start
-    where periods."interval" = 'month' and periods.is_complete and next_periods.is_complete
+        on next_periods.{{ interval }} = 'month' and periods.period_end = next_periods.period_start
+    where periods.{{ interval }} = 'month' and periods.is_complete and next_periods.is_complete
 ),
 
 engaged as (
@@ -16,7 +17,7 @@ engaged as (
         periods.customer_id
     from {{ ref('int_customer_active_periods') }} as periods
     inner join {{ ref('int_customers') }} as customers on periods.customer_id = customers.customer_id
-    where periods."interval" = 'month' and periods.is_engaged
+    where periods.{{ interval }} = 'month' and periods.is_engaged
 ),
 
 counted as (
