@@ -22,8 +22,9 @@ PETPRO := $(VENV)/bin/petpro
 .PHONY: demo test lint format bench ui clean env system
 
 # Debian packages the tests drive and PyPI cannot provide, as command=package pairs:
-# chromium for the dashboard's browser test (Playwright never downloads a browser here).
-SYSTEM_PACKAGES := /usr/bin/chromium=chromium
+# chromium for the dashboard's browser test (Playwright never downloads a browser here);
+# Java 17 for the local Spark of PETPRO_ENGINE=spark (pyspark's wheel brings the jars).
+SYSTEM_PACKAGES := /usr/bin/chromium=chromium java=openjdk-17-jre-headless
 
 env: $(STAMP)
 

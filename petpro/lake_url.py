@@ -43,15 +43,19 @@ def local_path(url: str) -> Path:
     return Path(url).expanduser().resolve()
 
 
+def canonical_url(url: str) -> str:
+    """``url`` with Hadoop's scheme aliases replaced by the scheme pyarrow knows."""
+    scheme = urlparse(url).scheme
+    alias = _SCHEME_ALIASES.get(scheme)
+    return url.replace(f"{scheme}://", f"{alias}://", 1) if alias else url
+
+
 def filesystem_and_path(url: str) -> tuple[pafs.FileSystem, str]:
     """A pyarrow filesystem and the path inside it for ``url`` (nothing is read)."""
     if is_local(url):
         return pafs.LocalFileSystem(), str(local_path(url))
-    parsed = urlparse(url)
-    scheme = _SCHEME_ALIASES.get(parsed.scheme, parsed.scheme)
-    canonical = url.replace(f"{parsed.scheme}://", f"{scheme}://", 1)
     try:
-        return pafs.FileSystem.from_uri(canonical)
+        return pafs.FileSystem.from_uri(canonical_url(url))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError) as exc:
         raise LakeUrlError(
             f"cannot open {url!r} ({exc}); use a local path, file:///…, s3://, gs://, abfs:// "

@@ -100,7 +100,8 @@ class Settings(BaseSettings):
     spark_port: int = Field(default=10000, description="Spark Thrift server port.")
     spark_user: str = Field(default="petpro", description="User name sent to the Thrift server.")
     spark_schema: str = Field(
-        default="petpro", description="Spark schema of the models (the lake views go to <schema>_lake)."
+        default="petpro",
+        description="Spark schema of the models (the lake views go to <schema>_lake).",
     )
     spark_lake_url: str | None = Field(
         default=None,

@@ -55,6 +55,10 @@
     partition written again).
 -#}
 {% macro spark__incremental_window(date_column) %}
+    {%- if not config.get("partition_by") -%}
+        {#- Not partitioned by date (in_place_strategy): insert_overwrite rebuilds the whole table. -#}
+        {{ return({"start": none, "end": none}) }}
+    {%- endif -%}
     {%- set window = default__incremental_window(date_column) -%}
     {%- if execute and is_incremental() and (window.start is not none or window.end is not none) -%}
         {%- set check -%}
@@ -225,6 +229,14 @@
 
 {#- Pre-hook of an aggregate mart: delete the periods overlapping the window, or every row without one. -#}
 {% macro delete_aggregate_window(window) -%}
+    {{ return(adapter.dispatch("delete_aggregate_window")(window)) }}
+{%- endmacro %}
+
+{#- Spark overwrites the whole table instead (in_place_strategy). -#}
+{% macro spark__delete_aggregate_window(window) -%}
+{%- endmacro %}
+
+{% macro default__delete_aggregate_window(window) -%}
     {%- if is_incremental() -%}
         {%- if window.start is not none or window.end is not none -%}
             delete from {{ this }} where {{ period_window_predicate(window) }}
@@ -243,22 +255,24 @@
 {% endmacro %}
 
 {#-
-    The materialization of the models whose incremental runs delete or update rows in place
-    (append + delete pre-hook, delete+insert on a key read back from the table itself):
-    incremental on DuckDB; rebuilt whole on Spark, whose plain Parquet tables can neither
-    DELETE nor UPDATE nor overwrite a table they read. They read the daily facts, which stay
-    incremental by partition on both engines, so the rebuild never rescans the activity log.
+    The incremental strategy of the models whose incremental runs delete or update rows in
+    place (append + delete pre-hook, delete+insert on a key read back from the table itself):
+    `duckdb_strategy` on DuckDB; on Spark, whose plain Parquet tables can neither DELETE nor
+    UPDATE, insert_overwrite of the whole table with a window of everything (see
+    spark__incremental_window). They stay incremental models on both engines, so dbt
+    selectors and Dagster's asset sets are the same whichever engine runs; they read the
+    daily facts, which are incremental by partition on both, never the activity log.
 -#}
-{% macro in_place_materialization() -%}
-    {{ return(adapter.dispatch("in_place_materialization")()) }}
+{% macro in_place_strategy(duckdb_strategy) -%}
+    {{ return(adapter.dispatch("in_place_strategy")(duckdb_strategy)) }}
 {%- endmacro %}
 
-{% macro default__in_place_materialization() -%}
-    {{ return("incremental") }}
+{% macro default__in_place_strategy(duckdb_strategy) -%}
+    {{ return(duckdb_strategy) }}
 {%- endmacro %}
 
-{% macro spark__in_place_materialization() -%}
-    {{ return("table") }}
+{% macro spark__in_place_strategy(duckdb_strategy) -%}
+    {{ return("insert_overwrite") }}
 {%- endmacro %}
 
 {#- Post-hook of mart_customer_activity: is_complete moves with the high-water mark. -#}
@@ -271,6 +285,6 @@
         "(select hwm.high_water_mark_local from " ~ ref("int_high_water_mark") ~ " as hwm)") }}
 {%- endmacro %}
 
-{#- Spark rebuilds the mart whole (in_place_materialization), computing is_complete in the select. -#}
+{#- Spark rebuilds the mart whole (in_place_strategy), computing is_complete in the select. -#}
 {% macro spark__refresh_is_complete() -%}
 {%- endmacro %}

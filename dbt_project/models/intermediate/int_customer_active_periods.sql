@@ -7,8 +7,8 @@
 {%- set interval = adapter.quote("interval") %}
 {{
     config(
-        materialized=in_place_materialization(),
-        incremental_strategy='append',
+        materialized='incremental',
+        incremental_strategy=in_place_strategy('append'),
         on_schema_change='fail',
         pre_hook=["{{ delete_period_window() }}"],
         post_hook=["{{ delete_erased_customers('customer_id') }}"],

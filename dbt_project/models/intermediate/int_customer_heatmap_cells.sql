@@ -9,8 +9,8 @@
 -#}
 {{
     config(
-        materialized=in_place_materialization(),
-        incremental_strategy='delete+insert',
+        materialized='incremental',
+        incremental_strategy=in_place_strategy('delete+insert'),
         unique_key=['customer_id', 'day_of_week', 'hour_of_day'],
         on_schema_change='fail',
         post_hook=["{{ delete_erased_customers('customer_id') }}"],
@@ -33,8 +33,8 @@ with windowed as (
 ),
 
 held as (
-    -- The cells already held (none on a first build or --full-refresh).
-    {%- if is_incremental() %}
+    -- The cells already held (none on a first build, --full-refresh or a window of everything).
+    {%- if is_incremental() and (window.start is not none or window.end is not none) %}
         select
             cells.customer_id,
             cells.day_of_week,

@@ -27,7 +27,8 @@ periods as (
         cast(series.period_start as date) as period_start,
         cast(series.period_start + interval 7 day as date) as period_end
     from (
-        select {{ date_series(week_start('bounds.first_date'), 'bounds.last_date', 'interval 7 day') }} as period_start
+        select
+            {{ date_series(week_start('bounds.first_date'), 'bounds.last_date', 'interval 7 day') }} as period_start
         from bounds
     ) as series
     union all
@@ -36,7 +37,8 @@ periods as (
         cast(series.period_start as date) as period_start,
         cast(series.period_start + interval 1 month as date) as period_end
     from (
-        select {{ date_series(month_start('bounds.first_date'), 'bounds.last_date', 'interval 1 month') }} as period_start
+        select
+            {{ date_series(month_start('bounds.first_date'), 'bounds.last_date', 'interval 1 month') }} as period_start
         from bounds
     ) as series
 )

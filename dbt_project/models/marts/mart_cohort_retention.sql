@@ -79,7 +79,11 @@ counted as (
 
 select
     cast(counted.cohort_month as date) as cohort_month,
-    cast({{ dbt.datediff('counted.cohort_month', 'counted.month', 'month') }} as integer) as months_since_signup,
+    cast(
+        (date_part('year', counted.month) - date_part('year', counted.cohort_month)) * 12
+        + date_part('month', counted.month) - date_part('month', counted.cohort_month)
+        as integer
+    ) as months_since_signup,
     cast(counted.cohort_size as bigint) as cohort_size,
     cast(counted.retained_customers as bigint) as retained_customers,
     cast(counted.retained_customers / counted.cohort_size as double) as retention_rate,

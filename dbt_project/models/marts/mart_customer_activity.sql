@@ -11,8 +11,8 @@
 {%- set interval = adapter.quote("interval") %}
 {{
     config(
-        materialized=in_place_materialization(),
-        incremental_strategy='append',
+        materialized='incremental',
+        incremental_strategy=in_place_strategy('append'),
         on_schema_change='fail',
         pre_hook=["{{ delete_aggregate_window(customer_activity_window()) }}"],
         post_hook=["{{ refresh_is_complete() }}"],

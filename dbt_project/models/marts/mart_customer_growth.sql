@@ -49,9 +49,12 @@ joined as (
 with_previous as (
     select
         joined.*,
-        lag(joined.new_customers) over (partition by joined.{{ interval }} order by joined.period_start) as previous_new,
+        lag(joined.new_customers) over (
+            partition by joined.{{ interval }} order by joined.period_start
+        ) as previous_new,
         sum(joined.new_customers) over (
-            partition by joined.{{ interval }} order by joined.period_start rows between unbounded preceding and current row
+            partition by joined.{{ interval }} order by joined.period_start
+            rows between unbounded preceding and current row
         ) as cumulative_customers
     from joined
 )

@@ -6,6 +6,7 @@
 -#}
 {%- set day_ns = [1, 7, 14, 30, 60, 90] %}
 {%- set day_us = 86400000000 %}
+{%- set activity_us = epoch_microseconds('activities.activity_at') %}
 
 with customers as (
     select
@@ -17,7 +18,7 @@ with customers as (
 
 day_ns as (
     select cast(day_ns.day_n as integer) as day_n
-    from (values {% for n in day_ns %}({{ n }}){% if not loop.last %}, {% endif %}{% endfor %}) as day_ns (day_n)
+    from (values ({{ day_ns | join('), (') }})) as day_ns (day_n)
 ),
 
 eligible as (
@@ -35,12 +36,12 @@ eligible as (
 active_days as (
     select distinct
         activities.user_id as customer_id,
-        cast(floor(({{ epoch_microseconds('activities.activity_at') }} - customers.signup_us) / {{ day_us }}) as integer) as day_n
+        cast(floor(({{ activity_us }} - customers.signup_us) / {{ day_us }}) as integer) as day_n
     from {{ ref('stg_petpro__activities') }} as activities
     inner join customers on activities.user_id = customers.customer_id
     where
-        {{ epoch_microseconds('activities.activity_at') }} >= customers.signup_us + {{ day_us }}
-        and {{ epoch_microseconds('activities.activity_at') }} < customers.signup_us + {{ day_ns | max + 1 }} * {{ day_us }}
+        {{ activity_us }} >= customers.signup_us + {{ day_us }}
+        and {{ activity_us }} < customers.signup_us + {{ day_ns | max + 1 }} * {{ day_us }}
 )
 
 select
