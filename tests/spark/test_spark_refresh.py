@@ -23,7 +23,8 @@ from petpro.settings import REPO_ROOT, get_settings
 from petpro.vocabulary import CONTRACT_MARTS
 from sourcedb.schema import create_schema
 
-pytestmark = pytest.mark.slow
+# Spark in local mode on a shared 2-core machine: minutes, not the suite default of 15.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2700)]
 
 
 def test_petpro_refresh_on_spark_publishes(pg_admin_url: str, tmp_path: Path) -> None:
