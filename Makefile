@@ -24,7 +24,8 @@ PETPRO := $(VENV)/bin/petpro
 # Debian packages the tests drive and PyPI cannot provide, as command=package pairs:
 # chromium for the dashboard's browser test (Playwright never downloads a browser here);
 # poppler-utils (pdftotext, pdftoppm, pdfinfo) to read back and render the stakeholder PDF.
-SYSTEM_PACKAGES := /usr/bin/chromium=chromium pdftotext=poppler-utils
+# Java 17 for the local Spark of PETPRO_ENGINE=spark (pyspark's wheel brings the jars).
+SYSTEM_PACKAGES := /usr/bin/chromium=chromium pdftotext=poppler-utils java=openjdk-17-jre-headless
 
 env: $(STAMP)
 

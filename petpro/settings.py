@@ -13,6 +13,7 @@ import secrets
 from datetime import date
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
@@ -130,6 +131,43 @@ class Settings(BaseSettings):
         gt=0,
         description="Seconds a run waits for the build.duckdb writer lock before giving up.",
     )
+    engine: Literal["duckdb", "spark"] = Field(
+        default="duckdb",
+        description="Engine dbt runs the models on: duckdb (one machine) or spark (dbt-spark).",
+    )
+    lake_url: str | None = Field(
+        default=None,
+        description="URL of the Parquet lake (s3://bucket/prefix, file:///path); unset = $PETPRO_HOME/lake.",
+    )
+    spark_method: Literal["session", "thrift"] = Field(
+        default="session",
+        description="How dbt-spark reaches Spark: session (local pyspark) or thrift (a cluster).",
+    )
+    spark_master: str = Field(
+        default="local[2]", description="Spark master of the session method (local mode)."
+    )
+    spark_driver_memory: str = Field(
+        default="2g", description="Driver memory of the local Spark session."
+    )
+    spark_shuffle_partitions: int = Field(
+        default=4, ge=1, description="spark.sql.shuffle.partitions of every dbt session."
+    )
+    spark_host: str = Field(default="localhost", description="Spark Thrift server host.")
+    spark_port: int = Field(default=10000, description="Spark Thrift server port.")
+    spark_user: str = Field(default="petpro", description="User name sent to the Thrift server.")
+    spark_schema: str = Field(
+        default="petpro",
+        description="Spark schema of the models (the lake views go to <schema>_lake).",
+    )
+    spark_lake_url: str | None = Field(
+        default=None,
+        description="The lake as Spark addresses it (e.g. s3a://...); unset = PETPRO_LAKE_URL.",
+    )
+    spark_warehouse_url: str | None = Field(
+        default=None,
+        description="Spark's spark.sql.warehouse.dir, where the publication reads the marts; "
+        "unset = $PETPRO_HOME/warehouse/spark/tables.",
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -167,6 +205,26 @@ class Settings(BaseSettings):
     @property
     def lake_dir(self) -> Path:
         return self.home / "lake"
+
+    @property
+    def lake_location(self) -> str:
+        """The lake as a URL or absolute path: PETPRO_LAKE_URL, else ``lake_dir``."""
+        return (self.lake_url or str(self.lake_dir)).rstrip("/")
+
+    @property
+    def spark_lake_location(self) -> str:
+        """The lake as Spark reads it: PETPRO_SPARK_LAKE_URL, else :attr:`lake_location`."""
+        return (self.spark_lake_url or self.lake_location).rstrip("/")
+
+    @property
+    def spark_dir(self) -> Path:
+        """Local Spark state of the session method: metastore, derby.log, managed tables."""
+        return self.warehouse_dir / "spark"
+
+    @property
+    def spark_warehouse_location(self) -> str:
+        """spark.sql.warehouse.dir: PETPRO_SPARK_WAREHOUSE_URL, else ``spark_dir/tables``."""
+        return (self.spark_warehouse_url or str(self.spark_dir / "tables")).rstrip("/")
 
     @property
     def raw_dir(self) -> Path:

@@ -8,12 +8,20 @@ telemetry off. dbt's artefacts (``target/``) and logs go under
 ``$PETPRO_HOME/warehouse/`` so that two homes (two test sessions, the demo and a developer)
 never overwrite each other's ``run_results.json`` or partial-parse state. A failed run raises
 ``DbtError`` naming the first node that failed and why, read from ``run_results.json``.
+
+The engine is chosen here and nowhere else: :func:`dbt_env` sets ``DBT_TARGET`` from
+``PETPRO_ENGINE`` (``build`` = DuckDB; ``spark`` = dbt-spark's session method, pyspark in
+local mode; ``spark_thrift`` = a cluster) and exports the ``PETPRO_SPARK_*`` values the
+Spark targets of ``profiles.yml`` read. Dagster's dbt assets inherit the same environment
+(``orchestration.manifest.apply_dbt_env``), so they follow the engine unchanged.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -88,6 +96,57 @@ def log_dir(settings: Settings) -> Path:
     return settings.warehouse_dir / "dbt_logs"
 
 
+def dbt_target(settings: Settings) -> str:
+    """The profiles.yml target of the configured engine."""
+    if settings.engine == "spark":
+        return "spark_thrift" if settings.spark_method == "thrift" else "spark"
+    return "build"
+
+
+def spark_env(settings: Settings) -> dict[str, str]:
+    """The ``PETPRO_SPARK_*`` variables the Spark targets of profiles.yml read."""
+    return {
+        "PETPRO_SPARK_LAKE_URL": settings.spark_lake_location,
+        "PETPRO_SPARK_WAREHOUSE_URL": settings.spark_warehouse_location,
+        "PETPRO_SPARK_SCHEMA": settings.spark_schema,
+        "PETPRO_SPARK_MASTER": settings.spark_master,
+        "PETPRO_SPARK_DRIVER_MEMORY": settings.spark_driver_memory,
+        "PETPRO_SPARK_SHUFFLE_PARTITIONS": str(settings.spark_shuffle_partitions),
+        "PETPRO_SPARK_HOST": settings.spark_host,
+        "PETPRO_SPARK_PORT": str(settings.spark_port),
+        "PETPRO_SPARK_USER": settings.spark_user,
+        "PETPRO_SPARK_LOG4J": str(settings.dbt_project_dir / "spark" / "log4j2.properties"),
+    }
+
+
+def check_engine(settings: Settings) -> None:
+    """Raise ``DbtError`` with the fix when the configured engine cannot run here."""
+    if settings.engine != "spark":
+        return
+    if importlib.util.find_spec("dbt.adapters.spark") is None:
+        raise DbtError(
+            "PETPRO_ENGINE=spark needs dbt-spark and pyspark: install the optional group with "
+            "`.tools/bin/uv sync --group spark` (make env does)"
+        )
+    if settings.spark_method == "session":
+        if importlib.util.find_spec("pyspark") is None:
+            raise DbtError(
+                "PETPRO_ENGINE=spark (session method) needs pyspark: run "
+                "`.tools/bin/uv sync --group spark`"
+            )
+        java_home = os.environ.get("JAVA_HOME")
+        java = Path(java_home) / "bin" / "java" if java_home else shutil.which("java")
+        if not java or not Path(java).exists():
+            raise DbtError(
+                "PETPRO_ENGINE=spark runs Spark in this process and needs Java 17: install it "
+                "(`apt-get install openjdk-17-jre-headless`, or `make system`) or set JAVA_HOME"
+            )
+    elif importlib.util.find_spec("pyhive") is None:
+        raise DbtError(
+            "PETPRO_SPARK_METHOD=thrift needs PyHive: run `.tools/bin/uv sync --group spark`"
+        )
+
+
 def dbt_env(settings: Settings, *, inherit: bool = True, artefacts: bool = True) -> dict[str, str]:
     """The environment dbt runs with, defined once for every caller (CLI, Dagster, tests).
 
@@ -99,8 +158,13 @@ def dbt_env(settings: Settings, *, inherit: bool = True, artefacts: bool = True)
     folder per invocation, so it takes ``artefacts=False``).
     """
     env = dict(os.environ) if inherit else {}
+    env.update(spark_env(settings))
+    if settings.engine == "spark":
+        # pyspark warns about pandas 3 on import; dbt-spark never uses pandas.
+        env["PYTHONWARNINGS"] = "ignore::FutureWarning"
     env.update(
         {
+            "DBT_TARGET": dbt_target(settings),
             "PETPRO_HOME": str(Path(settings.home).resolve()),
             "PETPRO_TIMEZONE": settings.timezone,
             "PETPRO_LATE_DAYS": str(settings.late_days),
@@ -215,6 +279,7 @@ def run_dbt(
 
     ``capture`` keeps dbt's output in ``DbtRun.output`` instead of printing it.
     """
+    check_engine(settings)
     settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
     target = target_dir(settings)
     results_file = target / "run_results.json"

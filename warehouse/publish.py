@@ -475,6 +475,12 @@ def publish(
     """
     started = time.perf_counter()
     run_id = run_id or uuid.uuid4().hex
+    if settings.engine == "spark":
+        # Spark wrote the marts as Parquet tables: load them into build.duckdb first, so the
+        # rest of this function publishes them exactly as after a DuckDB build.
+        from warehouse.spark_marts import load_spark_marts
+
+        load_spark_marts(settings)
     marts = build_marts(settings.build_db)
     if not marts:
         raise PublishError(

@@ -6,6 +6,10 @@
     since earlier runs. Called at the top of each model instead of repeating config().
 -#}
 {% macro incremental_by_activity_date() -%}
+    {{ return(adapter.dispatch("incremental_by_activity_date")()) }}
+{%- endmacro %}
+
+{% macro default__incremental_by_activity_date() -%}
     {{ config(
         materialized='incremental',
         incremental_strategy='delete+insert',
@@ -13,6 +17,18 @@
         on_schema_change='fail',
         pre_hook=["{{ delete_incremental_window('activity_date') }}"],
         post_hook=["{{ delete_erased_customers('customer_id') }}"],
+        tags=['incremental'],
+    ) }}
+{%- endmacro %}
+
+{% macro spark__incremental_by_activity_date() -%}
+    {{ config(
+        materialized='incremental',
+        incremental_strategy='insert_overwrite',
+        partition_by=['activity_date'],
+        file_format='parquet',
+        on_schema_change='fail',
+        pre_hook=["{{ delete_incremental_window('activity_date') }}"],
         tags=['incremental'],
     ) }}
 {%- endmacro %}

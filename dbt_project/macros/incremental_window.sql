@@ -9,6 +9,10 @@
     compile time so that the hive partition filter is a constant DuckDB can prune on.
 -#}
 {% macro incremental_window(date_column="activity_date") %}
+    {{ return(adapter.dispatch("incremental_window")(date_column)) }}
+{% endmacro %}
+
+{% macro default__incremental_window(date_column) %}
     {%- set late_days = var("late_days") | int -%}
     {%- set window = {"start": none, "end": none} -%}
     {%- if is_incremental() -%}
@@ -44,8 +48,38 @@
     {%- endif %}
 {%- endmacro %}
 
+{#-
+    Spark: plain Parquet tables cannot DELETE, so the post-hook that drops erased customers
+    has no Spark form. Instead, when the table holds a customer that int_customers no longer
+    has, the window widens to everything and the table is rebuilt (truncated, then every
+    partition written again).
+-#}
+{% macro spark__incremental_window(date_column) %}
+    {%- if not config.get("partition_by") -%}
+        {#- Not partitioned by date (in_place_strategy): insert_overwrite rebuilds the whole table. -#}
+        {{ return({"start": none, "end": none}) }}
+    {%- endif -%}
+    {%- set window = default__incremental_window(date_column) -%}
+    {%- if execute and is_incremental() and (window.start is not none or window.end is not none) -%}
+        {%- set check -%}
+            select count(*) from (select distinct held.customer_id from {{ this }} as held) as held
+            where not exists (
+                select 1 from {{ ref('int_customers') }} as customers where customers.customer_id = held.customer_id
+            )
+        {%- endset -%}
+        {%- if run_query(check).columns[0].values()[0] > 0 -%}
+            {%- do window.update({"start": none, "end": none, "rebuild": true}) -%}
+        {%- endif -%}
+    {%- endif -%}
+    {{ return(window) }}
+{% endmacro %}
+
 {#- Delete the incremental window before inserting it again (so days that lost every row are emptied too). -#}
 {% macro delete_incremental_window(date_column="activity_date") -%}
+    {{ return(adapter.dispatch("delete_incremental_window")(date_column)) }}
+{%- endmacro %}
+
+{% macro default__delete_incremental_window(date_column) -%}
     {%- if is_incremental() -%}
         {%- set window = incremental_window(date_column) -%}
         {%- if window.start is not none or window.end is not none -%}
@@ -56,8 +90,40 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#-
+    Spark (insert_overwrite by activity_date partition): drop the window's partitions first,
+    so a day that lost every row is emptied too; truncate everything on a rebuild.
+-#}
+{% macro spark__delete_incremental_window(date_column) -%}
+    {%- if is_incremental() -%}
+        {%- set window = incremental_window(date_column) -%}
+        {%- if window.get("rebuild") -%}
+            truncate table {{ this }}
+        {%- elif window.start is not none or window.end is not none -%}
+            {%- set held_days -%}
+                select distinct {{ date_column }} from {{ this }}
+                where true {{ date_window_filter(window, date_column) }}
+                order by 1
+            {%- endset -%}
+            {%- set days = run_query(held_days).columns[0].values() if execute else [] -%}
+            {%- if days | length > 0 -%}
+                alter table {{ this }} drop if exists
+                {%- for day in days %} partition ({{ date_column }} = '{{ day }}'){% if not loop.last %},{% endif %}{% endfor %}
+            {%- endif -%}
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}
+
 {#- Drop rows of customers that no longer exist (privacy erasure) or are no longer customers. -#}
 {% macro delete_erased_customers(customer_column="customer_id") -%}
+    {{ return(adapter.dispatch("delete_erased_customers")(customer_column)) }}
+{%- endmacro %}
+
+{#- Spark has no DELETE on Parquet tables: the window widens to a rebuild instead (above). -#}
+{% macro spark__delete_erased_customers(customer_column) -%}
+{%- endmacro %}
+
+{% macro default__delete_erased_customers(customer_column) -%}
     delete from {{ this }} where {{ customer_column }} not in (select customer_id from {{ ref('int_customers') }})
 {%- endmacro %}
 
@@ -75,7 +141,8 @@
     A predicate selecting the day, ISO week and month periods that overlap the window
     (every period containing a re-processed day must be recomputed whole).
 -#}
-{% macro period_window_predicate(window, interval_column='"interval"', start_column="period_start") -%}
+{% macro period_window_predicate(window, interval_column=none, start_column="period_start") -%}
+    {%- set interval_column = interval_column or adapter.quote("interval") -%}
     (
         ({{ interval_column }} = 'day'
             {%- if window.start is not none %} and {{ start_column }} >= {{ window.start }}{% endif %}
@@ -162,6 +229,14 @@
 
 {#- Pre-hook of an aggregate mart: delete the periods overlapping the window, or every row without one. -#}
 {% macro delete_aggregate_window(window) -%}
+    {{ return(adapter.dispatch("delete_aggregate_window")(window)) }}
+{%- endmacro %}
+
+{#- Spark overwrites the whole table instead (in_place_strategy). -#}
+{% macro spark__delete_aggregate_window(window) -%}
+{%- endmacro %}
+
+{% macro default__delete_aggregate_window(window) -%}
     {%- if is_incremental() -%}
         {%- if window.start is not none or window.end is not none -%}
             delete from {{ this }} where {{ period_window_predicate(window) }}
@@ -174,7 +249,42 @@
 {#- The window of mart_customer_activity (see aggregate_window). -#}
 {% macro customer_activity_window() %}
     {%- set held -%}
-        select period_start, events from {{ this }} where "interval" = 'day'
+        select period_start, events from {{ this }} where {{ adapter.quote("interval") }} = 'day'
     {%- endset -%}
     {{ return(aggregate_window('period_start', held)) }}
 {% endmacro %}
+
+{#-
+    The incremental strategy of the models whose incremental runs delete or update rows in
+    place (append + delete pre-hook, delete+insert on a key read back from the table itself):
+    `duckdb_strategy` on DuckDB; on Spark, whose plain Parquet tables can neither DELETE nor
+    UPDATE, insert_overwrite of the whole table with a window of everything (see
+    spark__incremental_window). They stay incremental models on both engines, so dbt
+    selectors and Dagster's asset sets are the same whichever engine runs; they read the
+    daily facts, which are incremental by partition on both, never the activity log.
+-#}
+{% macro in_place_strategy(duckdb_strategy) -%}
+    {{ return(adapter.dispatch("in_place_strategy")(duckdb_strategy)) }}
+{%- endmacro %}
+
+{% macro default__in_place_strategy(duckdb_strategy) -%}
+    {{ return(duckdb_strategy) }}
+{%- endmacro %}
+
+{% macro spark__in_place_strategy(duckdb_strategy) -%}
+    {{ return("insert_overwrite") }}
+{%- endmacro %}
+
+{#- Post-hook of mart_customer_activity: is_complete moves with the high-water mark. -#}
+{% macro refresh_is_complete() -%}
+    {{ return(adapter.dispatch("refresh_is_complete")()) }}
+{%- endmacro %}
+
+{% macro default__refresh_is_complete() -%}
+    update {{ this }} set is_complete = {{ period_is_complete(adapter.quote("interval"), "period_start",
+        "(select hwm.high_water_mark_local from " ~ ref("int_high_water_mark") ~ " as hwm)") }}
+{%- endmacro %}
+
+{#- Spark rebuilds the mart whole (in_place_strategy), computing is_complete in the select. -#}
+{% macro spark__refresh_is_complete() -%}
+{%- endmacro %}

@@ -1,5 +1,6 @@
 -- For each interval, new customers summed over all periods = customers who signed up by the
 -- high-water date, and the last cumulative figure is that same count.
+{%- set interval = adapter.quote("interval") %}
 with expected as (
     select count(*) as customers
     from {{ ref('int_customers') }} as customers
@@ -9,11 +10,11 @@ with expected as (
 
 per_interval as (
     select
-        growth."interval",
+        growth.{{ interval }},
         sum(growth.new_customers) as new_customers,
         max(growth.cumulative_customers) as cumulative_customers
     from {{ ref('mart_customer_growth') }} as growth
-    group by growth."interval"
+    group by growth.{{ interval }}
 )
 
 select

@@ -3,5 +3,5 @@
     select max({{ field }}) as most_recent
     from {{ model }}
     having max({{ field }}) is null
-        or max({{ field }}) < now() - to_{{ datepart }}s({{ interval }})
+        or max({{ field }}) < now() - interval '{{ interval }}' {{ datepart }}
 {% endtest %}

@@ -4,10 +4,11 @@
     Incremental: the periods overlapping the activity-date window are deleted (pre-hook) and
     recomputed whole from int_customer_active_days, which holds every day.
 -#}
+{%- set interval = adapter.quote("interval") %}
 {{
     config(
         materialized='incremental',
-        incremental_strategy='append',
+        incremental_strategy=in_place_strategy('append'),
         on_schema_change='fail',
         pre_hook=["{{ delete_period_window() }}"],
         post_hook=["{{ delete_erased_customers('customer_id') }}"],
@@ -32,14 +33,14 @@ with days as (
 
 periods as (
     select
-        'day' as "interval",
+        'day' as {{ interval }},
         days.activity_date as period_start,
         days.customer_id,
         days.is_engaged
     from days
     union all
     select
-        'week' as "interval",
+        'week' as {{ interval }},
         {{ week_start('days.activity_date') }} as period_start,
         days.customer_id,
         bool_or(days.is_engaged) as is_engaged
@@ -47,7 +48,7 @@ periods as (
     group by 2, 3
     union all
     select
-        'month' as "interval",
+        'month' as {{ interval }},
         {{ month_start('days.activity_date') }} as period_start,
         days.customer_id,
         bool_or(days.is_engaged) as is_engaged
@@ -56,11 +57,11 @@ periods as (
 )
 
 select
-    periods."interval",
+    periods.{{ interval }},
     periods.period_start,
     periods.customer_id,
     periods.is_engaged
 from periods
 {%- if window.start is not none or window.end is not none %}
-    where {{ period_window_predicate(window, 'periods."interval"', 'periods.period_start') }}
+    where {{ period_window_predicate(window, 'periods.' ~ interval, 'periods.period_start') }}
 {%- endif %}

@@ -10,7 +10,7 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
+        incremental_strategy=in_place_strategy('delete+insert'),
         unique_key=['customer_id', 'day_of_week', 'hour_of_day'],
         on_schema_change='fail',
         post_hook=["{{ delete_erased_customers('customer_id') }}"],
@@ -23,7 +23,7 @@
 with windowed as (
     select
         hourly.customer_id,
-        cast(isodow(hourly.activity_date) as integer) as day_of_week,
+        cast({{ iso_day_of_week('hourly.activity_date') }} as integer) as day_of_week,
         cast(hourly.hour_of_day as integer) as hour_of_day,
         max(hourly.activity_date) as last_date
     from {{ ref('int_customer_hourly_activity') }} as hourly
@@ -33,8 +33,8 @@ with windowed as (
 ),
 
 held as (
-    -- The cells already held (none on a first build or --full-refresh).
-    {%- if is_incremental() %}
+    -- The cells already held (none on a first build, --full-refresh or a window of everything).
+    {%- if is_incremental() and (window.start is not none or window.end is not none) %}
         select
             cells.customer_id,
             cells.day_of_week,
@@ -43,7 +43,7 @@ held as (
         from {{ this }} as cells
     {%- else %}
         select
-            cast(null as varchar) as customer_id,
+            cast(null as string) as customer_id,
             cast(null as integer) as day_of_week,
             cast(null as integer) as hour_of_day,
             cast(null as date) as last_date

@@ -15,16 +15,11 @@ with customers as (
 
 addresses as (
     -- The default address, else the most recent one.
+    {%- set address_order = ['addresses.is_default', 'addresses.created_at', 'addresses.address_id'] %}
     select
         addresses.user_id,
-        arg_max(
-            addresses.country,
-            (addresses.is_default, addresses.created_at, addresses.address_id)
-        ) as country,
-        arg_max(
-            addresses.city,
-            (addresses.is_default, addresses.created_at, addresses.address_id)
-        ) as city
+        {{ arg_max_by('addresses.country', address_order) }} as country,
+        {{ arg_max_by('addresses.city', address_order) }} as city
     from {{ ref('stg_petpro__user_addresses') }} as addresses
     group by addresses.user_id
 ),
@@ -32,7 +27,7 @@ addresses as (
 last_device as (
     select
         activities.user_id,
-        arg_max(activities.device_type, (activities.activity_at, activities.activity_id)) as device_type
+        {{ arg_max_by('activities.device_type', ['activities.activity_at', 'activities.activity_id']) }} as device_type
     from {{ ref('stg_petpro__activities') }} as activities
     group by activities.user_id
 ),
@@ -40,7 +35,7 @@ last_device as (
 species as (
     select
         pets.owner_id,
-        list(distinct pets.species order by pets.species) as pet_species,
+        {{ sorted_distinct_list('pets.species') }} as pet_species,
         count(*) as pets
     from {{ ref('stg_petpro__pets') }} as pets
     where not pets.is_deleted
@@ -64,7 +59,9 @@ enriched as (
             else
                 date_part('year', hwm.high_water_date) - date_part('year', customers.date_of_birth)
                 - case
-                    when strftime(hwm.high_water_date, '%m-%d') < strftime(customers.date_of_birth, '%m-%d')
+                    when
+                        date_part('month', hwm.high_water_date) * 100 + date_part('day', hwm.high_water_date)
+                        < date_part('month', customers.date_of_birth) * 100 + date_part('day', customers.date_of_birth)
                         then 1
                     else 0
                 end
@@ -73,7 +70,7 @@ enriched as (
         coalesce(addresses.country, 'unknown') as country,
         coalesce(addresses.city, 'unknown') as city,
         coalesce(last_device.device_type, 'unknown') as device_type,
-        coalesce(species.pet_species, []) as pet_species,
+        coalesce(species.pet_species, {{ empty_string_list() }}) as pet_species,
         coalesce(species.pets, 0) as pets,
         customers.is_email_verified,
         customers.is_active

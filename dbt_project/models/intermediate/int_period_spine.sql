@@ -1,5 +1,6 @@
 -- Every day, ISO week and month from the first signup or activity to the high-water mark, in
 -- the business time zone. A period is complete when it ended at or before the high-water mark.
+{%- set interval = adapter.quote("interval") %}
 with bounds as (
     select
         least(
@@ -13,31 +14,37 @@ with bounds as (
 
 periods as (
     select
-        'day' as "interval",
-        cast(series.generate_series as date) as period_start,
-        cast(series.generate_series + interval 1 day as date) as period_end
-    from bounds
-    cross join generate_series(bounds.first_date, bounds.last_date, interval 1 day) as series
+        'day' as {{ interval }},
+        cast(series.period_start as date) as period_start,
+        cast(series.period_start + interval 1 day as date) as period_end
+    from (
+        select {{ date_series('bounds.first_date', 'bounds.last_date', 'interval 1 day') }} as period_start
+        from bounds
+    ) as series
     union all
     select
-        'week' as "interval",
-        cast(series.generate_series as date) as period_start,
-        cast(series.generate_series + interval 7 day as date) as period_end
-    from bounds
-    cross join
-        generate_series({{ week_start('bounds.first_date') }}, bounds.last_date, interval 7 day) as series
+        'week' as {{ interval }},
+        cast(series.period_start as date) as period_start,
+        cast(series.period_start + interval 7 day as date) as period_end
+    from (
+        select
+            {{ date_series(week_start('bounds.first_date'), 'bounds.last_date', 'interval 7 day') }} as period_start
+        from bounds
+    ) as series
     union all
     select
-        'month' as "interval",
-        cast(series.generate_series as date) as period_start,
-        cast(series.generate_series + interval 1 month as date) as period_end
-    from bounds
-    cross join
-        generate_series({{ month_start('bounds.first_date') }}, bounds.last_date, interval 1 month) as series
+        'month' as {{ interval }},
+        cast(series.period_start as date) as period_start,
+        cast(series.period_start + interval 1 month as date) as period_end
+    from (
+        select
+            {{ date_series(month_start('bounds.first_date'), 'bounds.last_date', 'interval 1 month') }} as period_start
+        from bounds
+    ) as series
 )
 
 select
-    periods."interval",
+    periods.{{ interval }},
     periods.period_start,
     periods.period_end,
     cast(periods.period_end as timestamp) <= bounds.high_water_mark_local as is_complete

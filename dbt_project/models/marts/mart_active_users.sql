@@ -5,6 +5,7 @@
     spans never overlap, so a running sum of +1 at d and -1 at the span's end counts the
     distinct customers covered on each date (one window function, one pass).
 -#}
+{%- set interval = adapter.quote("interval") %}
 
 with days as (
     select
@@ -19,7 +20,7 @@ with days as (
 spine as (
     select periods.period_start as activity_date
     from {{ ref('int_period_spine') }} as periods
-    where periods."interval" = 'day'
+    where periods.{{ interval }} = 'day'
 ),
 
 edges as (

@@ -4,7 +4,7 @@
 -- from the incremental table of customer x cell pairs, so no full-history distinct count.
 with events as (
     select
-        cast(isodow(hourly.activity_date) as integer) as day_of_week,
+        cast({{ iso_day_of_week('hourly.activity_date') }} as integer) as day_of_week,
         cast(hourly.hour_of_day as integer) as hour_of_day,
         sum(hourly.events) as events
     from {{ ref('int_customer_hourly_activity') }} as hourly

@@ -1,9 +1,10 @@
 -- Monthly signup cohorts: share engaged in month k after signup ("on") and in month k or any
 -- later complete month ("on or after"). Complete months only.
+{%- set interval = adapter.quote("interval") %}
 with complete_months as (
     select periods.period_start as month
     from {{ ref('int_period_spine') }} as periods
-    where periods."interval" = 'month' and periods.is_complete
+    where periods.{{ interval }} = 'month' and periods.is_complete
 ),
 
 cohorts as (
@@ -23,7 +24,7 @@ engaged as (
     from {{ ref('int_customer_active_periods') }} as periods
     inner join {{ ref('int_customers') }} as customers on periods.customer_id = customers.customer_id
     inner join complete_months on periods.period_start = complete_months.month
-    where periods."interval" = 'month' and periods.is_engaged and periods.period_start >= customers.cohort_month
+    where periods.{{ interval }} = 'month' and periods.is_engaged and periods.period_start >= customers.cohort_month
 ),
 
 last_engaged as (
@@ -78,7 +79,11 @@ counted as (
 
 select
     cast(counted.cohort_month as date) as cohort_month,
-    cast(datediff('month', counted.cohort_month, counted.month) as integer) as months_since_signup,
+    cast(
+        (date_part('year', counted.month) - date_part('year', counted.cohort_month)) * 12
+        + date_part('month', counted.month) - date_part('month', counted.cohort_month)
+        as integer
+    ) as months_since_signup,
     cast(counted.cohort_size as bigint) as cohort_size,
     cast(counted.retained_customers as bigint) as retained_customers,
     cast(counted.retained_customers / counted.cohort_size as double) as retention_rate,

@@ -8,16 +8,14 @@
     (see aggregate_window). is_complete moves with the high-water mark, so the post-hook
     recomputes it on every row (a few thousand).
 -#}
+{%- set interval = adapter.quote("interval") %}
 {{
     config(
         materialized='incremental',
-        incremental_strategy='append',
+        incremental_strategy=in_place_strategy('append'),
         on_schema_change='fail',
         pre_hook=["{{ delete_aggregate_window(customer_activity_window()) }}"],
-        post_hook=[
-            "update {{ this }} set is_complete = {{ period_is_complete('\"interval\"', 'period_start',
-             '(select hwm.high_water_mark_local from ' ~ ref('int_high_water_mark') ~ ' as hwm)') }}"
-        ],
+        post_hook=["{{ refresh_is_complete() }}"],
         tags=['incremental'],
     )
 }}
@@ -39,7 +37,7 @@ with daily as (
 per_customer as (
     -- The daily fact is already one row per customer x date x type.
     select
-        'day' as "interval",
+        'day' as {{ interval }},
         daily.activity_date as period_start,
         daily.activity_type,
         daily.customer_id,
@@ -47,7 +45,7 @@ per_customer as (
     from daily
     union all
     select
-        'week' as "interval",
+        'week' as {{ interval }},
         {{ week_start('daily.activity_date') }} as period_start,
         daily.activity_type,
         daily.customer_id,
@@ -56,7 +54,7 @@ per_customer as (
     group by 2, 3, 4
     union all
     select
-        'month' as "interval",
+        'month' as {{ interval }},
         {{ month_start('daily.activity_date') }} as period_start,
         daily.activity_type,
         daily.customer_id,
@@ -67,26 +65,26 @@ per_customer as (
 
 bucketed as (
     select
-        per_customer."interval",
+        per_customer.{{ interval }},
         per_customer.period_start,
         per_customer.activity_type,
         sum(per_customer.events) as events,
         count(*) as active_customers
     from per_customer
     {%- if window.start is not none or window.end is not none %}
-        where {{ period_window_predicate(window, 'per_customer."interval"', 'per_customer.period_start') }}
+        where {{ period_window_predicate(window, 'per_customer.' ~ interval, 'per_customer.period_start') }}
     {%- endif %}
     group by 1, 2, 3
 )
 
 select
-    cast(bucketed."interval" as varchar) as "interval",
+    cast(bucketed.{{ interval }} as string) as {{ interval }},
     cast(bucketed.period_start as date) as period_start,
-    cast(bucketed.activity_type as varchar) as activity_type,
+    cast(bucketed.activity_type as string) as activity_type,
     cast(bucketed.events as bigint) as events,
     cast(bucketed.active_customers as bigint) as active_customers,
     cast(
-        {{ period_is_complete('bucketed."interval"', 'bucketed.period_start', 'hwm.high_water_mark_local') }}
+        {{ period_is_complete('bucketed.' ~ interval, 'bucketed.period_start', 'hwm.high_water_mark_local') }}
         as boolean
     ) as is_complete
 from bucketed

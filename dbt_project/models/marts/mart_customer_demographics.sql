@@ -67,9 +67,9 @@ segment_money as (
 )
 
 select
-    cast(segment_counts.dimension as varchar) as dimension,
-    cast(segment_counts.segment as varchar) as segment,
-    cast(segment_money.currency as varchar) as currency,
+    cast(segment_counts.dimension as string) as dimension,
+    cast(segment_counts.segment as string) as segment,
+    cast(segment_money.currency as string) as currency,
     cast(segment_counts.customers as bigint) as customers,
     cast({{ share_of_customers('segment_counts.customers', 'total.all_customers') }} as double) as share_of_customers,
     cast(segment_counts.active_customers_30d as bigint) as active_customers_30d,

@@ -1,21 +1,22 @@
 -- New, cumulative and active customers per day, ISO week and month (business time zone).
+{%- set interval = adapter.quote("interval") %}
 with new_customers as (
     select
-        'day' as "interval",
+        'day' as {{ interval }},
         customers.signup_date as period_start,
         count(*) as new_customers
     from {{ ref('int_customers') }} as customers
     group by customers.signup_date
     union all
     select
-        'week' as "interval",
+        'week' as {{ interval }},
         customers.cohort_week as period_start,
         count(*) as new_customers
     from {{ ref('int_customers') }} as customers
     group by customers.cohort_week
     union all
     select
-        'month' as "interval",
+        'month' as {{ interval }},
         customers.cohort_month as period_start,
         count(*) as new_customers
     from {{ ref('int_customers') }} as customers
@@ -24,25 +25,25 @@ with new_customers as (
 
 active as (
     select
-        periods."interval",
+        periods.{{ interval }},
         periods.period_start,
         count(*) as active_customers
     from {{ ref('int_customer_active_periods') }} as periods
-    group by periods."interval", periods.period_start
+    group by periods.{{ interval }}, periods.period_start
 ),
 
 joined as (
     select
-        spine."interval",
+        spine.{{ interval }},
         spine.period_start,
         spine.is_complete,
         coalesce(new_customers.new_customers, 0) as new_customers,
         coalesce(active.active_customers, 0) as active_customers
     from {{ ref('int_period_spine') }} as spine
     left join new_customers
-        on spine."interval" = new_customers."interval" and spine.period_start = new_customers.period_start
+        on spine.{{ interval }} = new_customers.{{ interval }} and spine.period_start = new_customers.period_start
     left join active
-        on spine."interval" = active."interval" and spine.period_start = active.period_start
+        on spine.{{ interval }} = active.{{ interval }} and spine.period_start = active.period_start
 ),
 
 with_previous as (
@@ -54,7 +55,7 @@ with_previous as (
 )
 
 select
-    cast(with_previous."interval" as varchar) as "interval",
+    cast(with_previous.{{ interval }} as string) as {{ interval }},
     cast(with_previous.period_start as date) as period_start,
     cast(with_previous.new_customers as bigint) as new_customers,
     cast(with_previous.cumulative_customers as bigint) as cumulative_customers,

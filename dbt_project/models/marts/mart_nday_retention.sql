@@ -6,17 +6,19 @@
 -#}
 {%- set day_ns = [1, 7, 14, 30, 60, 90] %}
 {%- set day_us = 86400000000 %}
+{%- set activity_us = epoch_microseconds('activities.activity_at') %}
 
 with customers as (
     select
         customers.customer_id,
         customers.cohort_week,
-        epoch_us(customers.signup_at) as signup_us
+        {{ epoch_microseconds('customers.signup_at') }} as signup_us
     from {{ ref('int_customers') }} as customers
 ),
 
 day_ns as (
-    select cast(unnest({{ day_ns }}) as integer) as day_n
+    select cast(day_ns.day_n as integer) as day_n
+    from (values ({{ day_ns | join('), (') }})) as day_ns (day_n)
 ),
 
 eligible as (
@@ -28,18 +30,18 @@ eligible as (
     from customers
     cross join day_ns
     cross join {{ ref('int_high_water_mark') }} as hwm
-    where customers.signup_us + (day_ns.day_n + 1) * {{ day_us }} <= epoch_us(hwm.high_water_mark_at)
+    where customers.signup_us + (day_ns.day_n + 1) * {{ day_us }} <= {{ epoch_microseconds('hwm.high_water_mark_at') }}
 ),
 
 active_days as (
     select distinct
         activities.user_id as customer_id,
-        cast(floor((epoch_us(activities.activity_at) - customers.signup_us) / {{ day_us }}) as integer) as day_n
+        cast(floor(({{ activity_us }} - customers.signup_us) / {{ day_us }}) as integer) as day_n
     from {{ ref('stg_petpro__activities') }} as activities
     inner join customers on activities.user_id = customers.customer_id
     where
-        epoch_us(activities.activity_at) >= customers.signup_us + {{ day_us }}
-        and epoch_us(activities.activity_at) < customers.signup_us + {{ day_ns | max + 1 }} * {{ day_us }}
+        {{ activity_us }} >= customers.signup_us + {{ day_us }}
+        and {{ activity_us }} < customers.signup_us + {{ day_ns | max + 1 }} * {{ day_us }}
 )
 
 select

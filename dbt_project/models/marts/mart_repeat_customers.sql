@@ -1,5 +1,6 @@
 -- Per month: customers with at least one booking created up to the end of the month, and
 -- those among them with two or more.
+{%- set interval = adapter.quote("interval") %}
 with ranked as (
     select
         bookings.customer_id,
@@ -27,7 +28,7 @@ counted as (
         count(*) filter (where milestones.second_booking_date < periods.period_end) as repeat_customers
     from {{ ref('int_period_spine') }} as periods
     cross join milestones
-    where periods."interval" = 'month'
+    where periods.{{ interval }} = 'month'
     group by periods.period_start
 )
 

@@ -1,5 +1,6 @@
 -- Bookings (by creation month, current status) and revenue (by payment month) per service
 -- category and currency; money is never summed across currencies.
+{%- set interval = adapter.quote("interval") %}
 with bookings as (
     -- Additive counts from the daily model (the definition mart_metric_daily shares).
     select
@@ -51,7 +52,7 @@ active as (
         periods.period_start as month,
         count(*) as active_customers
     from {{ ref('int_customer_active_periods') }} as periods
-    where periods."interval" = 'month'
+    where periods.{{ interval }} = 'month'
     group by periods.period_start
 ),
 
@@ -88,8 +89,8 @@ combined as (
 
 select
     cast(combined.month as date) as month,
-    cast(combined.service_category as varchar) as service_category,
-    cast(combined.currency as varchar) as currency,
+    cast(combined.service_category as string) as service_category,
+    cast(combined.currency as string) as currency,
     cast(combined.bookings as bigint) as bookings,
     cast(combined.completed as bigint) as completed,
     cast(combined.cancelled as bigint) as cancelled,
