@@ -16,6 +16,7 @@ reported only (activities of users missing from the users snapshot).
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -109,10 +110,32 @@ class Sampler:
         return self.rate < 1.0
 
 
+def import_gx() -> Any:
+    """Import Great Expectations without its optional Spark integration.
+
+    GX imports pyspark at import time when it is installed (the ``spark`` dependency group
+    installs it for ``PETPRO_ENGINE=spark``, where Spark runs in dbt's own process): seconds
+    of JVM-side imports, FutureWarnings on the terminal and pyspark's logging setup, for
+    pandas batches that never touch Spark. Hiding pyspark during GX's first import makes
+    GX's compatibility layer fall back to "not installed"; a pyspark imported before (a
+    test, a notebook) is left alone.
+    """
+    if "great_expectations" in sys.modules or "pyspark" in sys.modules:
+        import great_expectations as gx
+
+        return gx
+    sys.modules["pyspark"] = None  # type: ignore[assignment]  # import raises ImportError
+    try:
+        import great_expectations as gx
+    finally:
+        del sys.modules["pyspark"]
+    return gx
+
+
 def _gx_context() -> Any:
     global _context
     if _context is None:
-        import great_expectations as gx
+        gx = import_gx()
 
         # GX logs its ephemeral docs-site directory at INFO; not news for a person.
         logging.getLogger("great_expectations").setLevel(logging.WARNING)
@@ -143,7 +166,7 @@ def warm_up() -> None:
 
 
 def build_suite(contract: TableContract, columns: list[str], now: datetime) -> Any:
-    import great_expectations as gx
+    gx = import_gx()
 
     e = gx.expectations
     exps: list[Any] = [e.ExpectColumnValuesToBeUnique(column=contract.primary_key)]

@@ -22,8 +22,9 @@ from pydantic import Field
 from petpro.settings import Settings, get_settings
 
 # Settings that never become Dagster config (visible in the UI): read from the environment.
+# An SMTP URL may carry a password, so it is a secret too.
 SECRET_SETTINGS = frozenset(
-    {"source_url", "pii_key", "jwt_secret", "api_keys", "alert_webhook_url"}
+    {"source_url", "pii_key", "jwt_secret", "api_keys", "alert_webhook_url", "smtp_url"}
 )
 
 
@@ -45,13 +46,35 @@ class PetProSettings(ConfigurableResource):
     partitions_start: str | None = _described("partitions_start")
     export_after_refresh: bool | None = _described("export_after_refresh")
     lock_timeout_seconds: float | None = _described("lock_timeout_seconds")
+    earliest_date: str | None = _described("earliest_date")
+    report_recipients: str | None = _described("report_recipients")
+    alert_recipients: str | None = _described("alert_recipients")
+    mail_from: str | None = _described("mail_from")
+    dashboard_url: str | None = _described("dashboard_url")
+    alert_lookback_days: int | None = _described("alert_lookback_days")
+    engine: str | None = _described("engine")
+    lake_url: str | None = _described("lake_url")
+    spark_method: str | None = _described("spark_method")
+    spark_master: str | None = _described("spark_master")
+    spark_driver_memory: str | None = _described("spark_driver_memory")
+    spark_shuffle_partitions: int | None = _described("spark_shuffle_partitions")
+    spark_host: str | None = _described("spark_host")
+    spark_port: int | None = _described("spark_port")
+    spark_user: str | None = _described("spark_user")
+    spark_schema: str | None = _described("spark_schema")
+    spark_lake_url: str | None = _described("spark_lake_url")
+    spark_warehouse_url: str | None = _described("spark_warehouse_url")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PetProSettings:
         """A resource bound to every non-secret value of ``settings``."""
         values = settings.model_dump(include=set(cls.model_fields))
         return cls(
-            **{k: v if isinstance(v, bool | int | float) else str(v) for k, v in values.items()}
+            **{
+                k: v if isinstance(v, bool | int | float) else str(v)
+                for k, v in values.items()
+                if v is not None  # unset stays unset (the environment's, then the default)
+            }
         )
 
     def settings(self) -> Settings:

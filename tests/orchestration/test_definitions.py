@@ -290,7 +290,8 @@ LOGGING_PROBE = """
 import logging
 from cli.main import configure_logging
 configure_logging()
-import great_expectations as gx
+from ingestion.quality import import_gx
+gx = import_gx()  # as ingestion imports it
 from dagster import get_dagster_logger
 gx.get_context(mode="ephemeral")  # GX logs its temporary docs-site directory at INFO
 get_dagster_logger("probe").info("dagster info line")  # sets the dagster logger to DEBUG
