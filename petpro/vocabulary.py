@@ -102,10 +102,6 @@ DERIVED_MARTS: frozenset[str] = frozenset(
     }
 )
 
-# Contract marts computed in Python on the staged publication (publish(derive=...)), not by
-# dbt: they are absent from build.duckdb and from dbt's model list.
-DERIVED_MARTS: frozenset[str] = frozenset({"mart_metric_anomalies", "mart_metric_trends"})
-
 # Per-customer marts: published for the API's exact filtered counts, never a report file.
 CUSTOMER_LEVEL_MARTS: frozenset[str] = frozenset(
     {

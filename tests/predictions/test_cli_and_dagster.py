@@ -44,7 +44,8 @@ def test_models_lists_the_saved_versions(predicted) -> None:
 def test_dagster_trains_the_predictions_group(predicted, tmp_path, monkeypatch) -> None:
     from dagster import materialize
 
-    from orchestration.defs.predictions import customer_models, definitions
+    from orchestration.defs.predictions import customer_models
+    from orchestration.location import build_definitions
     from orchestration.resources import PetProSettings
     from predictions.registry import versions
 
@@ -57,7 +58,7 @@ def test_dagster_trains_the_predictions_group(predicted, tmp_path, monkeypatch) 
     meta = result.asset_materializations_for_node("customer_models")[0].metadata
     assert meta["churn_metrics"].value["roc_auc"] > meta["churn_baseline_metrics"].value["roc_auc"]
     assert len(versions(get_settings(), "churn_gbm")) == before + 1
-    defs = definitions(get_settings())
+    defs = build_definitions(get_settings())
     schedule = defs.get_schedule_def("train_customer_models_schedule")
     assert schedule.cron_schedule == "0 4 * * 0"
 

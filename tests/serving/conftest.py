@@ -23,10 +23,12 @@ from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pytest
 
 from insights.marts import derive_insight_marts
 from petpro.settings import Settings, get_settings
+from predictions.recommend_score import BY_CITY_SCHEMA, RECOMMENDATIONS_SCHEMA
 from warehouse.publish import publish
 
 HWM = "2024-04-10 12:00:00+00"
@@ -356,13 +358,38 @@ def build_publication(
             from days left join mart_customer_profile p on p.signup_date = days.metric_date
             group by days.metric_date"""
         )
+        # The recommender's dbt marts, empty: the fixture's customers booked nothing.
+        con.execute(
+            """create table mart_service_catalogue (service_id VARCHAR, vendor_id VARCHAR,
+               service_category VARCHAR, currency VARCHAR, price DECIMAL(18, 2),
+               vendor_city VARCHAR, vendor_country VARCHAR, vendor_status VARCHAR,
+               is_active BOOLEAN, is_bookable BOOLEAN)"""
+        )
+        con.execute(
+            """create table mart_customer_service_bookings (booking_id VARCHAR,
+               customer_id VARCHAR, service_id VARCHAR, vendor_id VARCHAR,
+               service_category VARCHAR, pet_species VARCHAR, booking_status VARCHAR,
+               booked_at TIMESTAMPTZ, booked_date DATE, review_rating INTEGER)"""
+        )
         con.execute("checkpoint")
     finally:
         con.close()
     hwm = datetime.fromisoformat(HWM)
     return publish(
-        settings, run_id=run_id, high_water_mark=hwm, derive=[derive_insight_marts]
+        settings,
+        run_id=run_id,
+        high_water_mark=hwm,
+        derive=[derive_insight_marts, _no_recommendations],
     ).version_dir
+
+
+def _no_recommendations(_: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:
+    # The recommendation marts exist in every real publication (cold start before any
+    # training); empty here, so their endpoints answer 404 for unknown ids, never 503.
+    return {
+        "mart_service_recommendations": RECOMMENDATIONS_SCHEMA.empty_table(),
+        "mart_recommended_services_by_city": BY_CITY_SCHEMA.empty_table(),
+    }
 
 
 def build_exports(exports_dir: Path, day: str = "2024-04-10") -> dict[str, str]:
