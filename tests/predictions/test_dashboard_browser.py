@@ -64,6 +64,8 @@ def test_customers_tab_draws_predictions_and_the_customer_view(predicted, server
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             errors: list[str] = []
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            # A script that fails to load (e.g. two tabs declaring one name) is a page error.
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
             page.goto(f"{server}/dashboard")
             page.fill("#token", token)
             page.click("#login-button")

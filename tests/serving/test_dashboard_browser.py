@@ -63,6 +63,8 @@ def test_dashboard_renders_every_tab(live_server, token, tmp_path: Path):
             page.on(
                 "console", lambda m: console_errors.append(m.text) if m.type == "error" else None
             )
+            # A script block that fails to load (two blocks declaring one name) is a page error.
+            page.on("pageerror", lambda exc: console_errors.append(str(exc)))
             page.goto(f"{live_server}/dashboard")
             # A wrong token is refused with a message.
             page.fill("#token", "not-a-token")
