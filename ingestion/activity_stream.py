@@ -52,6 +52,7 @@ Progress = Callable[[str, int, int | None], None]
 # The event date each extracted row carries from the server (not a lake column).
 EVENT_DATE = "_event_date"
 _PAD = timedelta(days=1)
+_UTC_NAMES = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/Universal", "Universal", "Zulu"})
 
 
 def _day_start_utc(day: date, settings: Settings) -> datetime:
@@ -209,7 +210,11 @@ def extract_activities(
     # and touched dates above were grouped by. Arrow or Python computing it again would use
     # another copy of the time-zone database, which can disagree with the server's (a rule
     # change, a DST fall-back across midnight) and put rows on a day the plan never counted.
-    day_column = f'{local_date} as "{EVENT_DATE}"'
+    day_column: str | None = f'{local_date} as "{EVENT_DATE}"'
+    if settings.timezone in _UTC_NAMES:
+        # In UTC a date is arithmetic on the instant (no time-zone rules to disagree on):
+        # Arrow computes it exactly, sparing the server ~0.2 us of CPU per row.
+        day_column = None
     queries: list[str] = []
     if whole_table:
         queries.append(select_sql(contract, order=order, extra=day_column))
@@ -240,7 +245,12 @@ def extract_activities(
         for sql in queries:
             for batch in stream(conn, sql):
                 out = converter.convert(batch)
-                stage.submit((out, batch.column(EVENT_DATE)))
+                days = (
+                    batch.column(EVENT_DATE)
+                    if day_column
+                    else batch.column(contract.partition_source or "timestamp").cast(pa.date32())
+                )
+                stage.submit((out, days))
                 sampler.add(out.accepted)
                 done += batch.num_rows
                 if progress:
