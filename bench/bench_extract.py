@@ -344,6 +344,11 @@ def main(argv: list[str]) -> None:
         type=Path,
         help="another checkout whose extraction is measured in the same rounds (before/after)",
     )
+    parser.add_argument(
+        "--compare-large",
+        action="store_true",
+        help="measure the other checkout at --large-rows too (slow)",
+    )
     args = parser.parse_args(argv)
     large = args.rows * 5 if args.large_rows < 0 else args.large_rows
     trees = {"ours": REPO}
@@ -393,24 +398,35 @@ def main(argv: list[str]) -> None:
             limit.add(total / _limit(url, plain), (load + _load()) / 2)
             load = _load()
             limit_ordered.add(total / _limit(url, ordered), (load + _load()) / 2)
+            print(f"  limit {limit.rounds[-1][0]:,.0f} rows/s (load {limit.rounds[-1][1]:.1f})")
             for name, tree in trees.items():
                 run = _ours(url, tree)
+                print(f"  {name}: {json.dumps(run)}", flush=True)
                 ours[name].add(run["rows"] / run["seconds"], run["load"])
                 rss[name].add(run["peak_rss_extract"], run["load"])
                 rss_all[name].add(run["peak_rss"], run["load"])
             if peer_url:
                 run = _ours(peer_url)
+                print(f"  ours on peer rows: {json.dumps(run)}", flush=True)
                 ours_peer.add(run["rows"] / run["seconds"], run["load"])
                 load = _load()
                 pandas_rate.add(peer_rows / _pandas(url), (load + _load()) / 2)
                 load = _load()
                 try:
                     dlt_rate.add(peer_rows / _dlt(url), (load + _load()) / 2)
+                    print(
+                        f"  pandas {pandas_rate.rounds[-1][0]:,.0f} rows/s, "
+                        f"dlt {dlt_rate.rounds[-1][0]:,.0f} rows/s",
+                        flush=True,
+                    )
                 except Exception as exc:  # a peer failing must not hide our figures
                     print(f"dlt failed: {type(exc).__name__}: {exc}")
             if big_url:
                 for name, tree in trees.items():
+                    if tree != REPO and not args.compare_large:
+                        continue
                     run = _ours(big_url, tree)
+                    print(f"  {name} large: {json.dumps(run)}", flush=True)
                     big[name].add(run["peak_rss_extract"], run["load"])
                     big_rate[name].add(run["rows"] / run["seconds"], run["load"])
 
@@ -429,7 +445,7 @@ def main(argv: list[str]) -> None:
             )
             line(f"{name}: peak RSS extracting", rss[name], "MB")
             line(f"{name}: peak RSS with the GX step", rss_all[name], "MB")
-            if big_url:
+            if big_url and big[name].rounds:
                 line(f"{name}: peak RSS extracting {big_total:,}", big[name], "MB")
                 line(f"{name}: rate at {big_total:,}", big_rate[name])
         if peer_url:
@@ -451,7 +467,7 @@ def main(argv: list[str]) -> None:
                 f"{name + f': peak RSS <= {RSS_GOAL_MB} MB at {total:,}':<48} "
                 f"{peak:>13,.0f} MB {peak / RSS_GOAL_MB:>8.2f}x  {_verdict(peak <= RSS_GOAL_MB)}"
             )
-            if big_url:
+            if big_url and big[name].rounds:
                 large_peak = big[name].value / 1024 / 1024
                 growth = large_peak / peak
                 print(
