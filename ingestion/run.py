@@ -206,14 +206,15 @@ def _ingest(
     contract = _contract(table)
     result = TableResult(table=table)
     started = time.perf_counter()
-    pseudonymiser = None
-    if contract.transient:
-        pseudonymiser = Pseudonymiser(
-            settings.resolved_pii_key(allow_generated=allow_generated_key)
-        )
+    key = (
+        settings.resolved_pii_key(allow_generated=allow_generated_key)
+        if contract.transient
+        else b""
+    )
     gate_settings = _gate_settings(settings)
     # pandas is for the sampled suite only: extraction runs without importing it.
     with _table_lock(settings, table), memory_pool(), pandas_hidden():
+        pseudonymiser = Pseudonymiser(key) if contract.transient else None
         directory = lake.table_dir(settings, table)
         lake.clean_tmp(directory)
         corrupt, manifest = _corrupt(settings, table, result, verify_all)
@@ -284,7 +285,8 @@ def _ingest(
     # caches (one entry per distinct address) go first, then the sampler's batches once
     # the sample is drawn.
     pseudonymiser = None
-    sample, seen = sampler.table(), sampler.seen
+    with pandas_hidden():
+        sample, seen = sampler.table(), sampler.seen
     del sampler
     if seen >= _COLLECT_AFTER_ROWS:
         # A full collection walks every object of the process (0.1-0.2 s once GX and
