@@ -2,7 +2,9 @@
 
 The event date of a row is its timestamp's date in ``PETPRO_TIMEZONE`` as PostgreSQL computes
 it: the same expression plans the run (per-date counts, touched dates), selects the rows of
-the wanted dates and is streamed with every row to decide its partition.
+the wanted dates and is streamed with every row to decide its partition (in UTC, where a date
+is plain arithmetic on the instant and no time-zone rules can disagree, Arrow computes it
+from the streamed timestamp instead, sparing the server the expression on every row).
 
 ``activities`` is partitioned by event date in ``PETPRO_TIMEZONE``. A run re-extracts the
 dates touched since the watermark (late events included) plus every date whose row count
