@@ -2,7 +2,9 @@
 
 Each ``bench/bench_<area>.py`` module exposes ``main(argv: list[str]) -> None``. With no
 arguments all of them run in name order; ``python -m bench seed extract`` runs the named
-ones. Sizes are set by each module's own options and environment variables.
+ones, and options after a name go to that benchmark (``python -m bench extract --repeats 5``;
+``python -m bench extract --help`` lists them). Sizes are set by each module's own options
+and environment variables.
 """
 
 from __future__ import annotations
@@ -23,14 +25,25 @@ def available() -> list[str]:
 
 
 def main(argv: list[str]) -> None:
-    names = argv or available()
-    unknown = [n for n in names if n not in available()]
-    if unknown:
-        sys.exit(f"unknown benchmark(s) {unknown}; available: {available()}")
-    for name in names:
+    if argv[:1] in (["-h"], ["--help"]):
+        print(__doc__)
+        print(f"available: {' '.join(available())}")
+        return
+    # Each name, with the arguments that follow it up to the next name.
+    names = available()
+    runs: list[tuple[str, list[str]]] = []
+    for token in argv:
+        if token in names:
+            runs.append((token, []))
+        elif runs and (runs[-1][1] or token.startswith("-")):
+            runs[-1][1].append(token)
+        else:
+            sys.exit(f"unknown benchmark {token!r}; available: {' '.join(names)}")
+    runs = runs or [(name, []) for name in names]
+    for name, options in runs:
         print(f"\n=== bench {name} ===", flush=True)
         module = importlib.import_module(f"bench.bench_{name}")
-        module.main([])
+        module.main(options)
 
 
 if __name__ == "__main__":

@@ -1,23 +1,29 @@
-"""Extraction throughput: our activities extraction vs PostgreSQL's own limit and two peers.
+"""Extraction throughput and memory: our activities extraction vs PostgreSQL's own limit and two peers.
 
-On one seeded ``activities`` table of at least ``PETPRO_BENCH_ACTIVITIES`` rows (default
-2,000,000; the database is cached under ``PETPRO_BENCH_EXTRACT_HOME``, default
+On one seeded ``activities`` table of at least ``--rows`` (``PETPRO_BENCH_ACTIVITIES``,
+default 2,000,000; databases are cached under ``PETPRO_BENCH_EXTRACT_HOME``, default
 ``$TMPDIR/petpro-bench-extract``, on a private embedded PostgreSQL) it measures, in rows/s:
 
 * ``limit``: ``COPY (SELECT <contract columns>) TO STDOUT (FORMAT binary)`` read and
   discarded by psycopg: what PostgreSQL can produce, with no decoding or writing at all
-  (plain, and with our ``ORDER BY timestamp, id``; uuids travel as 16 raw bytes in both);
+  (plain; and with our ``ORDER BY timestamp, id``, for information);
 * ``ours``: ``ingest_table(settings, "activities", full=True)`` into an empty lake
-  (partitioning, pseudonymisation, zstd Parquet, fsync, atomic commits; the GX sample
-  validation is timed separately), in a fresh subprocess that also reports its peak RSS;
-* ``pandas``: ``pandas.read_sql`` + ``DataFrame.to_parquet`` of the same columns;
-* ``dlt``: dlt's ``sql_table`` source with its pyarrow backend, written as Parquet by the
-  filesystem destination.
+  (partitioning, pseudonymisation, row checks, zstd Parquet, fsync, atomic commits), in a
+  fresh subprocess that reports its peak RSS while extracting and with the GX step;
+* ``pandas`` (``read_sql`` + ``to_parquet``) and ``dlt`` (``sql_table``, pyarrow backend,
+  Parquet files), and ours again, all three on the *same* ``--peer-rows`` rows
+  (``PETPRO_BENCH_PEER_ROWS``, default 200,000: the peers are slow) copied into a schema of
+  their own, which ours reads through ``search_path``.
 
-The peers are run on the first ``PETPRO_BENCH_PEER_ROWS`` rows (default 200,000; they are
-much slower, so the full table would take minutes). Peak RSS is measured at the main size
-and at ``PETPRO_BENCH_ACTIVITIES_LARGE`` (default twice the main size; 0 skips it) to show
-that memory stays flat. Goals: ours >= 0.6x the limit, >= 10x dlt, peak RSS < 300 MB.
+Every measurement is repeated ``--repeats`` times (default 3), interleaved (limit, ours,
+peers, large, then again), and every figure printed is the median; a ratio is the median of
+the per-round ratios (each round's figures were taken minutes apart, under the same load).
+The 1-minute load average is printed beside each figure: on a shared machine absolute speeds
+say little, the ratios are what carries. Peak RSS is measured at ``--rows`` and at
+``--large-rows`` (``PETPRO_BENCH_ACTIVITIES_LARGE``, default 5x; 0 skips it). With
+``--compare-tree PATH`` (a checkout of another version, e.g. from ``git archive``) the
+extraction of that tree is measured too, in the same rounds: before/after figures from one
+run. Ends with one line per goal: figure, ratio to the goal, ``pass`` or ``short``.
 """
 
 from __future__ import annotations
@@ -28,12 +34,15 @@ import os
 import resource
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -42,7 +51,11 @@ from ingestion.extract import quote_ident, select_sql
 from petpro.settings import get_settings
 
 ACTIVITIES_PER_CUSTOMER = 46  # what the seed produces over 540 days (measured: ~47)
-PEER_TABLE = "bench_activities_peer"
+PEER_SCHEMA = "bench_peer"
+REPO = Path(__file__).resolve().parent.parent
+RATIO_GOAL = 0.6
+RSS_GOAL_MB = 300
+DLT_GOAL = 10.0
 
 
 def _free_port() -> int:
@@ -56,7 +69,11 @@ def _bench_home() -> Path:
     return Path(os.environ.get("PETPRO_BENCH_EXTRACT_HOME", default)).resolve()
 
 
-def _database(server_admin: str, url_of: object, rows: int) -> str:
+def _load() -> float:
+    return os.getloadavg()[0]
+
+
+def _database(server_admin: str, url_of: Callable[[str], str], rows: int) -> str:
     """URL of a database holding at least ``rows`` activities (seeded once, then reused)."""
     from sourcedb.seed import seed_source
 
@@ -64,10 +81,10 @@ def _database(server_admin: str, url_of: object, rows: int) -> str:
     with psycopg.connect(server_admin, autocommit=True) as conn:
         if not conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone():
             conn.execute(f"create database {name}")
-    url = url_of(name)  # type: ignore[operator]
+    url = url_of(name)
     with psycopg.connect(url) as conn:
-        exists = conn.execute("select to_regclass('activities')").fetchone()[0]
-        have = conn.execute("select count(*) from activities").fetchone()[0] if exists else 0
+        exists = conn.execute("select to_regclass('public.activities')").fetchone()[0]
+        have = conn.execute("select count(*) from public.activities").fetchone()[0] if exists else 0
     if have < rows:
         customers = rows // ACTIVITIES_PER_CUSTOMER + 1
         while True:
@@ -82,21 +99,20 @@ def _database(server_admin: str, url_of: object, rows: int) -> str:
     return url
 
 
-def _limit(url: str, sql: str) -> tuple[int, float]:
+def _count(url: str, table: str) -> int:
+    with psycopg.connect(url) as conn:
+        return conn.execute(f"select count(*) from {table}").fetchone()[0]
+
+
+def _limit(url: str, sql: str) -> float:
     started = time.perf_counter()
-    size = 0
     with (
         psycopg.connect(url) as conn,
         conn.cursor().copy(f"copy ({sql}) to stdout (format binary)") as copy,
     ):
-        for chunk in copy:
-            size += len(chunk)
-    return size, time.perf_counter() - started
-
-
-def _count(url: str, table: str) -> int:
-    with psycopg.connect(url) as conn:
-        return conn.execute(f"select count(*) from {quote_ident(table)}").fetchone()[0]
+        for _ in copy:
+            pass
+    return time.perf_counter() - started
 
 
 def _vm_hwm() -> int:
@@ -140,14 +156,9 @@ def _child(url: str, home: str) -> None:
         return validate(*args, **kwargs)
 
     ingestion.run.validate = validate_phase  # type: ignore[assignment]
-
-    def progress(table: str, done: int, total: int | None) -> None:
-        pass
-
-    result = ingest_table(settings, "activities", full=True, progress=progress)
+    result = ingest_table(settings, "activities", full=True)
     stop.set()
     watcher.join()
-    rusage_peak = _vm_hwm()
     print(
         json.dumps(
             {
@@ -157,54 +168,71 @@ def _child(url: str, home: str) -> None:
                 "files": result.files,
                 "bytes": result.bytes,
                 "base_rss": base,
-                "peak_rss": max(peak["all"], rusage_peak),
+                "peak_rss": max(peak["all"], _vm_hwm()),
                 "peak_rss_extract": peak["extract"],
-                "quality_sampled": result.quality.details.get("validated_rows"),
             }
         )
     )
 
 
-def _ours(url: str) -> dict[str, float]:
+def _ours(url: str, tree: Path = REPO) -> dict[str, Any]:
+    """Our extraction in a fresh process (of ``tree``'s code), with the load around it."""
     home = Path(tempfile.mkdtemp(prefix="petpro-bench-lake-"))
+    load = _load()
     try:
         out = subprocess.run(
             [sys.executable, "-m", "bench.bench_extract", "--child", url, str(home)],
             capture_output=True,
             text=True,
             check=True,
-            cwd=Path(__file__).resolve().parent.parent,
+            cwd=tree,
         )
     except subprocess.CalledProcessError as exc:
-        raise SystemExit(f"our extraction failed:\n{exc.stderr}") from exc
+        raise SystemExit(f"extraction of {tree} failed:\n{exc.stderr}") from exc
     finally:
         shutil.rmtree(home, ignore_errors=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    figures = json.loads(out.stdout.strip().splitlines()[-1])
+    figures["load"] = (load + _load()) / 2
+    return figures
 
 
-def _peer_table(url: str, rows: int) -> None:
-    columns = ", ".join(quote_ident(c.name) for c in CONTRACTS["activities"].source_columns)
-    with psycopg.connect(url) as conn:
-        exists = conn.execute("select to_regclass(%s)", (PEER_TABLE,)).fetchone()[0]
-        if exists and _count(url, PEER_TABLE) == rows:
-            return
-        conn.execute(f"drop table if exists {PEER_TABLE}")
-        conn.execute(
-            f"create table {PEER_TABLE} as select {columns} from activities "
-            f'order by "timestamp", id limit {rows}'
-        )
-        conn.execute(f"alter table {PEER_TABLE} add primary key (id)")
+def _peer_schema(url: str, rows: int) -> str:
+    """A schema holding the first ``rows`` activities (every source column) and a view of
+    the users; returns the URL whose ``search_path`` makes ours read them."""
+    columns = ", ".join(
+        quote_ident(c.name) for c in (*CONTRACTS["activities"].columns, *_transient())
+    )
+    with psycopg.connect(url, autocommit=True) as conn:
+        exists = conn.execute("select to_regclass(%s)", (f"{PEER_SCHEMA}.activities",)).fetchone()[
+            0
+        ]
+        if not exists or _count(url, f"{PEER_SCHEMA}.activities") != rows:
+            conn.execute(f"drop schema if exists {PEER_SCHEMA} cascade")
+            conn.execute(f"create schema {PEER_SCHEMA}")
+            conn.execute(
+                f"create table {PEER_SCHEMA}.activities as select {columns} from public.activities "
+                f'order by "timestamp", id limit {rows}'
+            )
+            conn.execute(f"alter table {PEER_SCHEMA}.activities add primary key (id)")
+            conn.execute(f'create index on {PEER_SCHEMA}.activities ("timestamp")')
+            conn.execute(f"create view {PEER_SCHEMA}.users as select * from public.users")
+            conn.execute(f"analyze {PEER_SCHEMA}.activities")
+    return f"{url}?options=-csearch_path%3D{PEER_SCHEMA},public"
+
+
+def _transient() -> tuple[Any, ...]:
+    return CONTRACTS["activities"].transient
 
 
 def _sqlalchemy_url(url: str) -> str:
-    info = psycopg.conninfo.conninfo_to_dict(url)
+    info = psycopg.conninfo.conninfo_to_dict(url.split("?")[0])
     return (
         f"postgresql+psycopg://{info.get('user', 'postgres')}@{info.get('host', '127.0.0.1')}:"
         f"{info.get('port', 5432)}/{info['dbname']}"
     )
 
 
-def _pandas(url: str, rows: int) -> float:
+def _pandas(url: str) -> float:
     import pandas as pd
     import sqlalchemy
 
@@ -212,7 +240,7 @@ def _pandas(url: str, rows: int) -> float:
     out = Path(tempfile.mkdtemp(prefix="petpro-bench-pandas-"))
     try:
         started = time.perf_counter()
-        frame = pd.read_sql(f"select * from {PEER_TABLE}", engine)
+        frame = pd.read_sql(f"select * from {PEER_SCHEMA}.activities", engine)
         frame.to_parquet(out / "activities.parquet", compression="zstd")
         return time.perf_counter() - started
     finally:
@@ -220,13 +248,10 @@ def _pandas(url: str, rows: int) -> float:
         shutil.rmtree(out, ignore_errors=True)
 
 
-def _dlt(url: str, rows: int) -> float:
+def _dlt(url: str) -> float:
     os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
-    import logging
-
+    os.environ.setdefault("RUNTIME__LOG_LEVEL", "ERROR")  # its type-coercion notes are noise
     import dlt
-
-    logging.getLogger("dlt").setLevel(logging.ERROR)  # its type-coercion notes are noise here
     from dlt.sources.sql_database import sql_table
 
     work = Path(tempfile.mkdtemp(prefix="petpro-bench-dlt-"))
@@ -241,7 +266,8 @@ def _dlt(url: str, rows: int) -> float:
         )
         resource = sql_table(
             credentials=_sqlalchemy_url(url),
-            table=PEER_TABLE,
+            table="activities",
+            schema=PEER_SCHEMA,
             backend="pyarrow",
             chunk_size=50_000,
         )
@@ -256,11 +282,49 @@ def _mb(n: float) -> str:
     return f"{n / 1024 / 1024:,.0f} MB"
 
 
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+class Figures:
+    """Per-round measurements of one quantity (value, load) and their medians."""
+
+    def __init__(self) -> None:
+        self.rounds: list[tuple[float, float]] = []
+
+    def add(self, value: float, load: float) -> None:
+        self.rounds.append((value, load))
+
+    @property
+    def value(self) -> float:
+        return _median([v for v, _ in self.rounds])
+
+    @property
+    def load(self) -> float:
+        return _median([load for _, load in self.rounds])
+
+    def values(self) -> str:
+        return ", ".join(f"{v:,.0f}" for v, _ in self.rounds)
+
+
+def _ratio(top: Figures, bottom: Figures) -> float:
+    """Median of the per-round ratios."""
+    return _median([a / b for (a, _), (b, _) in zip(top.rounds, bottom.rounds, strict=False)])
+
+
+def _verdict(ok: bool) -> str:
+    return "pass" if ok else "short"
+
+
 def main(argv: list[str]) -> None:
     if argv[:1] == ["--child"]:
         _child(argv[1], argv[2])
         return
-    parser = argparse.ArgumentParser(prog="bench_extract", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench extract",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument(
         "--rows", type=int, default=int(os.environ.get("PETPRO_BENCH_ACTIVITIES", 2_000_000))
     )
@@ -268,14 +332,28 @@ def main(argv: list[str]) -> None:
         "--large-rows",
         type=int,
         default=int(os.environ.get("PETPRO_BENCH_ACTIVITIES_LARGE", -1)),
-        help="size of the second RSS measurement (default 2x --rows; 0 skips it)",
+        help="size of the second RSS measurement (default 5x --rows; 0 skips it)",
     )
     parser.add_argument(
         "--peer-rows", type=int, default=int(os.environ.get("PETPRO_BENCH_PEER_ROWS", 200_000))
     )
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds (>= 3)")
     parser.add_argument("--skip-peers", action="store_true")
+    parser.add_argument(
+        "--compare-tree",
+        type=Path,
+        help="another checkout whose extraction is measured in the same rounds (before/after)",
+    )
+    parser.add_argument(
+        "--compare-large",
+        action="store_true",
+        help="measure the other checkout at --large-rows too (slow)",
+    )
     args = parser.parse_args(argv)
-    large = args.rows * 2 if args.large_rows < 0 else args.large_rows
+    large = args.rows * 5 if args.large_rows < 0 else args.large_rows
+    trees = {"ours": REPO}
+    if args.compare_tree:
+        trees[f"ours@{args.compare_tree.name}"] = args.compare_tree.resolve()
 
     from sourcedb.server import EmbeddedServer
 
@@ -290,62 +368,125 @@ def main(argv: list[str]) -> None:
             return f"postgresql://postgres@127.0.0.1:{server.port}/{name}"
 
         url = _database(server.admin_url(), url_of, args.rows)
-        total = _count(url, "activities")
+        big_url = _database(server.admin_url(), url_of, large) if large else None
+        total = _count(url, "public.activities")
+        big_total = _count(big_url, "public.activities") if big_url else 0
+        peer_rows = min(args.peer_rows, total)
+        peer_url = _peer_schema(url, peer_rows) if not args.skip_peers else None
         contract = CONTRACTS["activities"]
         plain = "select " + ", ".join(quote_ident(c.name) for c in contract.source_columns)
-        plain += " from activities"
-        ours_sql = select_sql(contract, order='"timestamp", id')
-        print(f"\nactivities: {total:,} rows ({os.cpu_count()} CPUs)", flush=True)
+        plain += " from public.activities"
+        ordered = select_sql(contract, order='"timestamp", id').replace(
+            " from ", " from public.", 1
+        )
+        print(
+            f"\nactivities: {total:,} rows (large: {big_total:,}; peers: {peer_rows:,}); "
+            f"{os.cpu_count()} CPUs; {args.repeats} interleaved rounds, medians",
+            flush=True,
+        )
         _limit(url, plain)  # warm the buffer cache once
-        size, limit_s = _limit(url, plain)
-        _, limit_ordered_s = _limit(url, ours_sql)
-        limit = total / limit_s
-        limit_ordered = total / limit_ordered_s
-        print(
-            f"limit   COPY binary, discarded        {limit:>12,.0f} rows/s ({size / 1e6:,.0f} MB)"
-        )
-        print(f"limit   same, our ORDER BY timestamp, id {limit_ordered:>9,.0f} rows/s")
-        ours = _ours(url)
-        ours_rate = ours["rows"] / ours["seconds"]
-        print(
-            f"ours    ingest_table(activities)      {ours_rate:>12,.0f} rows/s "
-            f"({ours['seconds']:.1f} s, {ours['files']:,} files, {ours['bytes'] / 1e6:,.0f} MB; "
-            f"quality on {ours['quality_sampled']:,} sampled rows +{ours['quality_seconds']:.1f} s)"
-        )
-        print(
-            f"        ratio to limit: {ours_rate / limit:.2f}x plain, "
-            f"{ours_rate / limit_ordered:.2f}x ordered (goal >= 0.6x)"
-        )
-        print(
-            f"        peak RSS extracting {_mb(ours['peak_rss_extract'])}, with the GX quality "
-            f"step {_mb(ours['peak_rss'])} (after imports {_mb(ours['base_rss'])}) "
-            f"at {ours['rows']:,} rows"
-        )
-        if not args.skip_peers:
-            peer_rows = min(args.peer_rows, total)
-            _peer_table(url, peer_rows)
-            pandas_rate = peer_rows / _pandas(url, peer_rows)
-            print(
-                f"pandas  read_sql + to_parquet         {pandas_rate:>12,.0f} rows/s "
-                f"(on {peer_rows:,} rows) → ours is {ours_rate / pandas_rate:.1f}x"
+        limit, limit_ordered = Figures(), Figures()
+        ours = {name: Figures() for name in trees}
+        rss = {name: Figures() for name in trees}
+        rss_all = {name: Figures() for name in trees}
+        big = {name: Figures() for name in trees}
+        big_rate = {name: Figures() for name in trees}
+        pandas_rate, dlt_rate, ours_peer = Figures(), Figures(), Figures()
+        for round_ in range(1, args.repeats + 1):
+            print(f"round {round_}/{args.repeats} (load {_load():.1f})", flush=True)
+            load = _load()
+            limit.add(total / _limit(url, plain), (load + _load()) / 2)
+            load = _load()
+            limit_ordered.add(total / _limit(url, ordered), (load + _load()) / 2)
+            print(f"  limit {limit.rounds[-1][0]:,.0f} rows/s (load {limit.rounds[-1][1]:.1f})")
+            for name, tree in trees.items():
+                run = _ours(url, tree)
+                print(f"  {name}: {json.dumps(run)}", flush=True)
+                ours[name].add(run["rows"] / run["seconds"], run["load"])
+                rss[name].add(run["peak_rss_extract"], run["load"])
+                rss_all[name].add(run["peak_rss"], run["load"])
+            if peer_url:
+                run = _ours(peer_url)
+                print(f"  ours on peer rows: {json.dumps(run)}", flush=True)
+                ours_peer.add(run["rows"] / run["seconds"], run["load"])
+                load = _load()
+                pandas_rate.add(peer_rows / _pandas(url), (load + _load()) / 2)
+                load = _load()
+                try:
+                    dlt_rate.add(peer_rows / _dlt(url), (load + _load()) / 2)
+                    print(
+                        f"  pandas {pandas_rate.rounds[-1][0]:,.0f} rows/s, "
+                        f"dlt {dlt_rate.rounds[-1][0]:,.0f} rows/s",
+                        flush=True,
+                    )
+                except Exception as exc:  # a peer failing must not hide our figures
+                    print(f"dlt failed: {type(exc).__name__}: {exc}")
+            if big_url:
+                for name, tree in trees.items():
+                    if tree != REPO and not args.compare_large:
+                        continue
+                    run = _ours(big_url, tree)
+                    print(f"  {name} large: {json.dumps(run)}", flush=True)
+                    big[name].add(run["peak_rss_extract"], run["load"])
+                    big_rate[name].add(run["rows"] / run["seconds"], run["load"])
+
+        def line(label: str, figures: Figures, unit: str = "rows/s", note: str = "") -> None:
+            value = _mb(figures.value) if unit == "MB" else f"{figures.value:,.0f} {unit}"
+            print(f"{label:<44} {value:>16}  (load {figures.load:4.1f}) {note}")
+
+        print()
+        line("limit: COPY binary, discarded", limit, note=f"[{limit.values()}]")
+        line("limit: same, ORDER BY timestamp, id", limit_ordered)
+        for name in trees:
+            line(
+                f"{name}: ingest_table(activities, full)",
+                ours[name],
+                note=f"[{ours[name].values()}]",
             )
-            try:
-                dlt_rate = peer_rows / _dlt(url, peer_rows)
+            line(f"{name}: peak RSS extracting", rss[name], "MB")
+            line(f"{name}: peak RSS with the GX step", rss_all[name], "MB")
+            if big_url and big[name].rounds:
+                line(f"{name}: peak RSS extracting {big_total:,}", big[name], "MB")
+                line(f"{name}: rate at {big_total:,}", big_rate[name])
+        if peer_url:
+            line(f"ours on the {peer_rows:,} peer rows", ours_peer)
+            line("pandas read_sql + to_parquet, same rows", pandas_rate)
+            if dlt_rate.rounds:
+                line("dlt sql_table pyarrow → parquet, same rows", dlt_rate)
+
+        print(f"\n{'goal':<48} {'figure':>16} {'ratio':>9}  verdict")
+        for name in trees:
+            ratio = _ratio(ours[name], limit)
+            print(
+                f"{name + ': extraction >= 0.6x the COPY limit':<48} "
+                f"{ours[name].value:>11,.0f} r/s {ratio:>8.2f}x  {_verdict(ratio >= RATIO_GOAL)}"
+                f"  (ordered limit: {_ratio(ours[name], limit_ordered):.2f}x; load {ours[name].load:.1f})"
+            )
+            peak = rss[name].value / 1024 / 1024
+            print(
+                f"{name + f': peak RSS <= {RSS_GOAL_MB} MB at {total:,}':<48} "
+                f"{peak:>13,.0f} MB {peak / RSS_GOAL_MB:>8.2f}x  {_verdict(peak <= RSS_GOAL_MB)}"
+            )
+            if big_url and big[name].rounds:
+                large_peak = big[name].value / 1024 / 1024
+                growth = large_peak / peak
                 print(
-                    f"dlt     sql_table pyarrow → parquet   {dlt_rate:>12,.0f} rows/s "
-                    f"(on {peer_rows:,} rows) → ours is {ours_rate / dlt_rate:.1f}x (goal >= 10x)"
+                    f"{name + f': peak RSS <= {RSS_GOAL_MB} MB, flat to {big_total:,}':<48} "
+                    f"{large_peak:>13,.0f} MB {growth:>8.2f}x  "
+                    f"{_verdict(large_peak <= RSS_GOAL_MB and growth <= 1.1)}"
+                    "  (ratio: large/main; flat = within 10 %)"
                 )
-            except Exception as exc:  # a peer failing must not hide our figures
-                print(f"dlt     failed: {type(exc).__name__}: {exc}")
-        if large:
-            big_url = _database(server.admin_url(), url_of, large)
-            big = _ours(big_url)
+        if peer_url:
             print(
-                f"ours at {big['rows']:,} rows: {big['rows'] / big['seconds']:,.0f} rows/s, "
-                f"peak RSS extracting {_mb(big['peak_rss_extract'])} (vs "
-                f"{_mb(ours['peak_rss_extract'])} at {ours['rows']:,}; goal < 300 MB and flat), "
-                f"with GX {_mb(big['peak_rss'])}"
+                f"{'ours vs pandas on the same rows':<48} {ours_peer.value:>11,.0f} r/s "
+                f"{_ratio(ours_peer, pandas_rate):>8.1f}x  (information)"
             )
+            if dlt_rate.rounds:
+                ratio = _ratio(ours_peer, dlt_rate)
+                print(
+                    f"{'ours >= 10x dlt on the same rows':<48} {ours_peer.value:>11,.0f} r/s "
+                    f"{ratio:>8.1f}x  {_verdict(ratio >= DLT_GOAL)}"
+                )
     finally:
         server.stop()
 

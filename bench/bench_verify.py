@@ -1,9 +1,14 @@
-"""Benchmark of the lake's corruption check: page-checksum verification of every activity file.
+"""Benchmark of the lake's corruption check, as each ingestion run of ``activities`` pays it.
 
 Writes a synthetic activity lake with the real ``ParquetSink`` (contract schema, zstd, page
 checksums; ``PETPRO_BENCH_VERIFY_ROWS`` rows, default 2,662,382, over 800 day partitions) in
-a temporary directory, then times ``ingestion.integrity.corrupt_files`` twice: the fixed
-cost every ingestion run of ``activities`` pays before extracting.
+a temporary directory, then times ``ingestion.integrity.verify_table`` in three situations,
+interleaved over ``--repeats`` rounds (default 3), medians printed with the load average:
+
+* ``no records``: files ingestion has no fingerprint of (written by an older version, or
+  copied in): every page of every file decoded against its CRC (what every run paid before);
+* ``routine``: every file unchanged since recorded: one ``stat`` per file;
+* ``--verify-all``: every file hashed (SHA-256) and compared with its record.
 """
 
 from __future__ import annotations
@@ -62,21 +67,42 @@ def _write_lake(home: str, rows: int, days: int) -> None:
 
 
 def main(argv: list[str]) -> None:
-    from ingestion.integrity import corrupt_files
+    import argparse
+    import statistics
+
+    from ingestion.integrity import manifest_path, verify_table
     from petpro.settings import get_settings
 
-    rows = int(os.environ.get("PETPRO_BENCH_VERIFY_ROWS", "2662382"))
-    days = 800
+    parser = argparse.ArgumentParser(prog="python -m bench verify", description=__doc__)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--rows", type=int, default=int(os.environ.get("PETPRO_BENCH_VERIFY_ROWS", "2662382"))
+    )
+    args = parser.parse_args(argv)
+    rows, days = args.rows, 800
     with tempfile.TemporaryDirectory(prefix="petpro-bench-verify-") as home:
         _write_lake(home, rows, days)
         settings = get_settings(home=home, pii_key="bench")
         files = list((settings.raw_dir / "activities").rglob("*.parquet"))
         size = sum(p.stat().st_size for p in files)
-        for attempt in (1, 2):
-            started = time.perf_counter()
-            bad = corrupt_files(settings, "activities")
-            seconds = time.perf_counter() - started
+        print(f"{rows:,} rows in {len(files)} files ({size / 1e6:.0f} MB)")
+        timings: dict[str, list[tuple[float, float]]] = {}
+        kinds = {"no records": False, "routine": False, "--verify-all": True}
+        for _ in range(args.repeats):
+            for kind, verify_all in kinds.items():
+                if kind == "no records":
+                    manifest_path(settings, "activities").unlink(missing_ok=True)
+                load = os.getloadavg()[0]
+                started = time.perf_counter()
+                found, _ = verify_table(settings, "activities", verify_all=verify_all)
+                seconds = time.perf_counter() - started
+                assert not found.corrupt
+                timings.setdefault(kind, []).append((seconds, (load + os.getloadavg()[0]) / 2))
+        base = statistics.median(s for s, _ in timings["no records"])
+        for kind, values in timings.items():
+            seconds = statistics.median(s for s, _ in values)
+            load = statistics.median(load for _, load in values)
             print(
-                f"verify run {attempt}: {rows:,} rows in {len(files)} files ({size / 1e6:.0f} MB): "
-                f"{seconds:.2f} s ({rows / seconds:,.0f} rows/s), {len(bad)} corrupt"
+                f"verify, {kind:<13} {seconds:7.3f} s  ({base / seconds:6.1f}x faster than no "
+                f"records; load {load:.1f}; rounds: {', '.join(f'{s:.3f}' for s, _ in values)})"
             )

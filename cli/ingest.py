@@ -1,7 +1,8 @@
 """``petpro ingest``: extract the source into the Parquet lake, with progress and a summary.
 
 Runs ``ingestion.run.run_ingestion`` for the chosen tables (default: all), incrementally
-unless ``--full``; ``--dates FROM..TO`` re-extracts those activity partitions (backfill).
+unless ``--full``; ``--dates FROM..TO`` re-extracts those activity partitions (backfill);
+``--verify-all`` verifies every lake file first, not only those changed since written.
 The PII key comes from ``PETPRO_PII_KEY``; without it, an existing ``$PETPRO_HOME/pii.key``
 (written by ``petpro demo``) is used, and otherwise the command refuses to run rather than
 pseudonymise IP addresses with a made-up key.
@@ -59,6 +60,12 @@ def ingest(
     dates: str | None = typer.Option(
         None, "--dates", help="Re-extract activity partitions FROM..TO (YYYY-MM-DD..YYYY-MM-DD)."
     ),
+    verify_all: bool = typer.Option(
+        False,
+        "--verify-all",
+        help="Verify every lake file against its recorded digest and page checksums first "
+        "(by default only files changed since ingestion wrote them); run it weekly.",
+    ),
 ) -> None:
     """Extract the source tables into the Parquet lake (incremental by default)."""
     from ingestion.run import run_ingestion
@@ -92,6 +99,7 @@ def ingest(
             allow_generated_key=allow_generated,
             progress=progress,
             raise_on_error=False,
+            verify_all=verify_all,
         )
 
     summary = Table(title=f"ingestion run {run.run_id}")

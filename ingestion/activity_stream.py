@@ -2,12 +2,21 @@
 
 The event date of a row is its timestamp's date in ``PETPRO_TIMEZONE`` as PostgreSQL computes
 it: the same expression plans the run (per-date counts, touched dates), selects the rows of
-the wanted dates and is streamed with every row to decide its partition.
+the wanted dates and is streamed with every row to decide its partition (in UTC, where a date
+is plain arithmetic on the instant and no time-zone rules can disagree, Arrow computes it
+from the streamed timestamp instead, sparing the server the expression on every row).
 
 ``activities`` is partitioned by event date in ``PETPRO_TIMEZONE``. A run re-extracts the
 dates touched since the watermark (late events included) plus every date whose row count
 differs between source and lake (hard deletes) and every date whose lake file was found
 corrupt; a partition is always replaced whole. A backfill re-extracts the dates asked for.
+
+Finding the dates that lost rows costs what changed: the source's total row count (one
+parallel index-only scan, no per-row time-zone arithmetic) is compared with what the lake
+holds outside the dates being re-extracted anyway plus the source rows of those dates
+(counted over their index range only). Only when they differ, i.e. rows vanished (or
+appeared) somewhere else, does the run count every date of the source (``GROUP BY`` of the
+event date over the whole table, ~12x the cost of the total) to find which.
 """
 
 from __future__ import annotations
@@ -32,6 +41,7 @@ from ingestion.extract import (
     select_sql,
     stream,
 )
+from ingestion.integrity import Manifest
 from ingestion.partition_writer import PartitionWriter, write_mixed
 from ingestion.privacy import Pseudonymiser
 from ingestion.quality import Sampler, quality_columns
@@ -44,6 +54,7 @@ Progress = Callable[[str, int, int | None], None]
 # The event date each extracted row carries from the server (not a lake column).
 EVENT_DATE = "_event_date"
 _PAD = timedelta(days=1)
+_UTC_NAMES = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/Universal", "Universal", "Zulu"})
 
 
 def _day_start_utc(day: date, settings: Settings) -> datetime:
@@ -61,11 +72,14 @@ def _date_ranges(days: Sequence[date]) -> list[tuple[date, date]]:
     return ranges
 
 
-def _lake_counts(settings: Settings, table: str, skip: Sequence[date]) -> dict[date, int]:
-    """Rows per date in the lake (data + quarantine), from the footers; ``skip``: dates
-    whose files are corrupt (re-extracted anyway)."""
+def _lake_counts(
+    settings: Settings, table: str, manifest: Manifest, skip: Sequence[date]
+) -> dict[date, int]:
+    """Rows per date in the lake (data + quarantine), from the verified files' records (a
+    footer only for a file without one); ``skip``: dates whose files are corrupt
+    (re-extracted anyway)."""
     return {
-        day: lake.parquet_rows(path / lake.DATA_FILE) + lake.parquet_rows(path / lake.REJECTED_FILE)
+        day: manifest.rows(path / lake.DATA_FILE) + manifest.rows(path / lake.REJECTED_FILE)
         for day, path in lake.lake_partitions(settings, table).items()
         if day not in skip
     }
@@ -74,6 +88,47 @@ def _lake_counts(settings: Settings, table: str, skip: Sequence[date]) -> dict[d
 def _local_date_sql(contract: TableContract, settings: Settings) -> str:
     column = quote_ident(contract.partition_source or "timestamp")
     return f"({column} at time zone {quote_literal(settings.timezone)})::date"
+
+
+def _dates_where(
+    contract: TableContract, settings: Settings, first: date, last: date, local_date: str
+) -> str:
+    """Rows whose event date is in ``first..last``. The timestamp bounds (padded: any
+    offset is < 1 day) let the index narrow the scan; the date predicate, in the server's
+    own rules, decides."""
+    column = quote_ident(contract.partition_source or "timestamp")
+    lo = _day_start_utc(first, settings) - _PAD
+    hi = _day_start_utc(last + timedelta(days=1), settings) + _PAD
+    return (
+        f"{column} >= {ts_literal(lo)} and {column} < {ts_literal(hi)} and "
+        f"{local_date} between {quote_literal(first.isoformat())}::date "
+        f"and {quote_literal(last.isoformat())}::date"
+    )
+
+
+def _count_dates(
+    conn: Any, contract: TableContract, settings: Settings, days: Sequence[date], local_date: str
+) -> dict[date, int]:
+    """Source rows per event date, over the index ranges of ``days`` only."""
+    table = quote_ident(contract.table)
+    counts: dict[date, int] = {}
+    for first, last in _date_ranges(days):
+        where = _dates_where(contract, settings, first, last, local_date)
+        for day, n in fetch_all(
+            conn, f"select {local_date}, count(*) from {table} where {where} group by 1"
+        ):
+            counts[day] = int(n)
+    return counts
+
+
+def _all_counts(conn: Any, contract: TableContract, local_date: str) -> dict[date, int]:
+    """Source rows per event date over the whole table (a full scan)."""
+    return {
+        row[0]: int(row[1])
+        for row in fetch_all(
+            conn, f"select {local_date}, count(*) from {quote_ident(contract.table)} group by 1"
+        )
+    }
 
 
 def extract_activities(
@@ -85,6 +140,7 @@ def extract_activities(
     since: datetime | None,
     dates: tuple[date, date] | None,
     repair: Sequence[date],
+    manifest: Manifest,
     pseudonymiser: Pseudonymiser,
     gate: RowGate,
     progress: Progress | None,
@@ -93,23 +149,18 @@ def extract_activities(
     dates touched after ``since`` (or the ``dates`` window), plus the ``repair`` dates."""
     table = contract.table
     local_date = _local_date_sql(contract, settings)
-    lake_counts = _lake_counts(settings, table, repair)
+    lake_counts = _lake_counts(settings, table, manifest, repair)
     whole_table = since is None and dates is None
+    # Source rows per date, known for every date in ``wanted`` (a full extraction learns
+    # them from the rows it writes).
     counts: dict[date, int] = {}
-    if not whole_table:
-        # A full extraction learns the per-date counts from the rows it writes; the others
-        # need them up front to find partitions that lost rows (hard deletes).
-        counts = {
-            row[0]: int(row[1])
-            for row in fetch_all(
-                conn, f"select {local_date}, count(*) from {quote_ident(table)} group by 1"
-            )
-        }
     if dates is not None:
         result.mode = "backfill"
         first, last = dates
         wanted = [first + timedelta(days=i) for i in range((last - first).days + 1)]
         wanted = sorted(set(wanted) | set(repair))
+        counts = _count_dates(conn, contract, settings, wanted, local_date)
+        result.date_scan = "changed"
     elif whole_table:
         result.mode = "full"
         wanted = sorted(set(lake_counts) | set(repair))  # + every date written, below
@@ -124,10 +175,23 @@ def extract_activities(
                 f"where {quote_ident(contract.cursor)} > {ts_literal(since)}",
             )
         }
-        mismatched = {
-            d for d in set(counts) | set(lake_counts) if counts.get(d, 0) != lake_counts.get(d, 0)
-        }
-        wanted = sorted(touched | mismatched | set(repair))
+        wanted = sorted(touched | set(repair))
+        counts = _count_dates(conn, contract, settings, wanted, local_date)
+        result.date_scan = "changed"
+        # Outside the wanted dates the lake must hold exactly the source's other rows;
+        # if it does not, some dates lost (or gained) rows: count them all to find which.
+        source_total = fetch_all(conn, f"select count(*) from {quote_ident(table)}")[0][0]
+        redone = set(wanted)
+        lake_other = sum(n for d, n in lake_counts.items() if d not in redone)
+        if int(source_total) - sum(counts.values()) != lake_other:
+            counts = _all_counts(conn, contract, local_date)
+            result.date_scan = "all"
+            mismatched = {
+                d
+                for d in set(counts) | set(lake_counts)
+                if counts.get(d, 0) != lake_counts.get(d, 0)
+            }
+            wanted = sorted(set(wanted) | mismatched)
     result.touched_dates = list(wanted)
     if whole_table:
         # The planner's row estimate: enough for a progress bar, and no extra table scan.
@@ -148,22 +212,17 @@ def extract_activities(
     # and touched dates above were grouped by. Arrow or Python computing it again would use
     # another copy of the time-zone database, which can disagree with the server's (a rule
     # change, a DST fall-back across midnight) and put rows on a day the plan never counted.
-    day_column = f'{local_date} as "{EVENT_DATE}"'
+    day_column: str | None = f'{local_date} as "{EVENT_DATE}"'
+    if settings.timezone in _UTC_NAMES:
+        # In UTC a date is arithmetic on the instant (no time-zone rules to disagree on):
+        # Arrow computes it exactly, sparing the server ~0.2 us of CPU per row.
+        day_column = None
     queries: list[str] = []
     if whole_table:
         queries.append(select_sql(contract, order=order, extra=day_column))
     else:
-        column = quote_ident(contract.partition_source or "timestamp")
         for first, last in _date_ranges(wanted):
-            # The timestamp bounds (padded: any offset is < 1 day) let the index narrow the
-            # scan; the date predicate, in the server's own rules, decides.
-            lo = _day_start_utc(first, settings) - _PAD
-            hi = _day_start_utc(last + timedelta(days=1), settings) + _PAD
-            where = (
-                f"{column} >= {ts_literal(lo)} and {column} < {ts_literal(hi)} and "
-                f"{local_date} between {quote_literal(first.isoformat())}::date "
-                f"and {quote_literal(last.isoformat())}::date"
-            )
+            where = _dates_where(contract, settings, first, last, local_date)
             queries.append(select_sql(contract, where=where, order=order, extra=day_column))
     done = 0
 
@@ -188,7 +247,12 @@ def extract_activities(
         for sql in queries:
             for batch in stream(conn, sql):
                 out = converter.convert(batch)
-                stage.submit((out, batch.column(EVENT_DATE)))
+                days = (
+                    batch.column(EVENT_DATE)
+                    if day_column
+                    else batch.column(contract.partition_source or "timestamp").cast(pa.date32())
+                )
+                stage.submit((out, days))
                 sampler.add(out.accepted)
                 done += batch.num_rows
                 if progress:
@@ -207,19 +271,20 @@ def extract_activities(
     # Dates asked for (or present in the lake) that produced no rows: remove them.
     for day in sorted(set(wanted) - set(writer.written)):
         path = lake.partition_dir(settings, table, day)
-        if lake.remove_partition(path):
+        if lake.remove_partition(path, result.written):
             result.removed_dates.append(day)
             result.files_changed += 1
     # Make every rename durable before the caller moves the watermark.
     writer.pending_dirs.add(lake.table_dir(settings, table))
     lake.fsync_dirs(writer.pending_dirs, threads=PartitionWriter.IO_THREADS)
-    if lake.ensure_partition_glob(settings, table, contract.lake_schema()):
+    if lake.ensure_partition_glob(settings, table, contract.lake_schema(), result.written):
         result.files_changed += 1
     result.deleted = sum(
         max(lake_counts.get(d, 0) - counts.get(d, 0), 0) for d in wanted if d in lake_counts
     )
+    manifest.record(result.written)
     result.quarantined = sum(
-        lake.parquet_rows(path / lake.REJECTED_FILE)
+        manifest.rows(path / lake.REJECTED_FILE)
         for path in lake.lake_partitions(settings, table).values()
     )
     return sampler

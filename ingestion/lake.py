@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import contextlib
 import filecmp
+import hashlib
 import json
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -44,6 +46,64 @@ REJECTED_FILE = "_rejected.parquet"
 TMP_SUFFIX = ".tmp"
 ROW_GROUP_SIZE = 131_072
 COMPRESSION = "zstd"
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What a lake file was when ingestion wrote (or last fully verified) it.
+
+    ``size``, ``mtime_ns``, ``ctime_ns`` and ``inode`` are its identity: any write to the file,
+    a replacement, a copy or a restore changes at least one of them (the kernel sets
+    ``ctime`` on every change and no system call can set it back, so even a rewrite that
+    restores the old mtime shows). ``sha256`` is its content, compared by a full
+    verification (``petpro ingest --verify-all``), which also catches damage that leaves
+    the identity alone (the disk itself); ``rows`` saves reading the footer for counts.
+    """
+
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+    inode: int
+    sha256: str
+    rows: int
+
+    def same_identity(self, st: os.stat_result) -> bool:
+        return (self.size, self.mtime_ns, self.ctime_ns, self.inode) == (
+            st.st_size,
+            st.st_mtime_ns,
+            st.st_ctime_ns,
+            st.st_ino,
+        )
+
+    def to_list(self) -> list[int | str]:
+        return [self.size, self.mtime_ns, self.ctime_ns, self.inode, self.sha256, self.rows]
+
+    @classmethod
+    def from_list(cls, values: list[int | str]) -> Fingerprint:
+        size, mtime_ns, ctime_ns, inode, sha256, rows = values
+        return cls(int(size), int(mtime_ns), int(ctime_ns), int(inode), str(sha256), int(rows))
+
+
+# Files written or removed by a run (None: removed), recorded by whoever commits them.
+Ledger = MutableMapping[Path, Fingerprint | None]
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file (hashlib releases the GIL while hashing, SHA-NI where present)."""
+    with path.open("rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def fingerprint(path: Path, rows: int, sha256: str | None = None) -> Fingerprint:
+    st = path.stat()
+    return Fingerprint(
+        st.st_size,
+        st.st_mtime_ns,
+        st.st_ctime_ns,
+        st.st_ino,
+        sha256 if sha256 is not None else sha256_file(path),
+        rows,
+    )
 
 
 def table_dir(settings: Settings, table: str) -> Path:
@@ -85,7 +145,14 @@ def tmp_path(final: Path) -> Path:
     return final.with_name(f".{final.name}.{uuid.uuid4().hex[:12]}{TMP_SUFFIX}")
 
 
-def commit(tmp: Path, final: Path, pending_dirs: set[Path] | None = None) -> bool:
+def commit(
+    tmp: Path,
+    final: Path,
+    pending_dirs: set[Path] | None = None,
+    *,
+    rows: int = 0,
+    ledger: Ledger | None = None,
+) -> bool:
     """Move a finished temporary file into place; return True if ``final`` changed.
 
     Identical content leaves the existing file alone, so idempotent re-runs touch nothing.
@@ -94,21 +161,31 @@ def commit(tmp: Path, final: Path, pending_dirs: set[Path] | None = None) -> boo
     to the caller (``fsync_dirs`` before the watermark moves), which saves one fsync per
     partition: a rename lost in a crash only means the old file is still there, and the
     unmoved watermark makes the next run redo it.
+
+    With ``ledger``, the file's fingerprint (identity after the rename, content digest,
+    ``rows``) is recorded there, so the next run's verification can skip it.
     """
+    # Hashed from the temporary file while it is still in the page cache.
+    digest = sha256_file(tmp) if ledger is not None else None
     if (
         final.exists()
         and final.stat().st_size == tmp.stat().st_size
         and filecmp.cmp(tmp, final, shallow=False)
     ):
         tmp.unlink()
-        return False
-    fsync_file(tmp)
-    os.replace(tmp, final)
-    if pending_dirs is None:
-        fsync_dir(final.parent)
+        changed = False
     else:
-        pending_dirs.add(final.parent)
-    return True
+        fsync_file(tmp)
+        os.replace(tmp, final)
+        if pending_dirs is None:
+            fsync_dir(final.parent)
+        else:
+            pending_dirs.add(final.parent)
+        changed = True
+    if ledger is not None:
+        # Stat-ed after the rename: a rename changes the file's ctime.
+        ledger[final] = fingerprint(final, rows, digest)
+    return changed
 
 
 def fsync_dirs(dirs: set[Path], threads: int = 1) -> None:
@@ -126,8 +203,10 @@ def fsync_dirs(dirs: set[Path], threads: int = 1) -> None:
     dirs.clear()
 
 
-def remove(path: Path) -> bool:
+def remove(path: Path, ledger: Ledger | None = None) -> bool:
     """Delete a file (fsyncing its directory); True if something was removed."""
+    if ledger is not None:
+        ledger[path] = None
     if not path.exists():
         return False
     path.unlink()
@@ -135,14 +214,14 @@ def remove(path: Path) -> bool:
     return True
 
 
-def remove_partition(directory: Path) -> bool:
+def remove_partition(directory: Path, ledger: Ledger | None = None) -> bool:
     """Remove a partition directory whose date has no rows any more."""
     if not directory.exists():
         return False
     # Data file first: a crash in between leaves an empty (ignored) directory, never a
     # directory whose data belongs to rows that no longer exist.
     for name in (DATA_FILE, REJECTED_FILE):
-        remove(directory / name)
+        remove(directory / name, ledger)
     shutil.rmtree(directory, ignore_errors=True)
     fsync_dir(directory.parent)
     return True
@@ -214,7 +293,9 @@ class ParquetSink:
         pending_dirs: set[Path] | None = None,
         copy: bool = False,
         keep_empty: bool = False,
+        ledger: Ledger | None = None,
     ):
+        self.ledger = ledger
         self.copy = copy
         # With no rows, write a zero-row file with the schema instead of removing the file.
         self.keep_empty = keep_empty
@@ -281,10 +362,10 @@ class ParquetSink:
         """Put the sealed file in place; True if the file in place changed. With no rows at
         all the final file is removed instead (True if one existed)."""
         if not self._sealed:
-            return remove(self.final)
+            return remove(self.final, self.ledger)
         assert self._tmp is not None
         self._sealed = False
-        return commit(self._tmp, self.final, self.pending_dirs)
+        return commit(self._tmp, self.final, self.pending_dirs, rows=self.rows, ledger=self.ledger)
 
     def close(self) -> bool:
         """Finish the file (``seal`` then ``commit``); True if the file in place changed."""
@@ -302,8 +383,10 @@ class ParquetSink:
 
 
 @contextlib.contextmanager
-def sink(final: Path, schema: pa.Schema, keep_empty: bool = False) -> Iterator[ParquetSink]:
-    s = ParquetSink(final, schema, keep_empty=keep_empty)
+def sink(
+    final: Path, schema: pa.Schema, keep_empty: bool = False, ledger: Ledger | None = None
+) -> Iterator[ParquetSink]:
+    s = ParquetSink(final, schema, keep_empty=keep_empty, ledger=ledger)
     try:
         yield s
     except BaseException:
@@ -311,7 +394,9 @@ def sink(final: Path, schema: pa.Schema, keep_empty: bool = False) -> Iterator[P
         raise
 
 
-def ensure_partition_glob(settings: Settings, table: str, schema: pa.Schema) -> bool:
+def ensure_partition_glob(
+    settings: Settings, table: str, schema: pa.Schema, ledger: Ledger | None = None
+) -> bool:
     """Keep the ``event_date=*/data.parquet`` glob of a partitioned table matching a file:
     an empty placeholder partition while no day partition holds data, none otherwise.
     True if the placeholder was written or removed."""
@@ -323,9 +408,9 @@ def ensure_partition_glob(settings: Settings, table: str, schema: pa.Schema) -> 
     if has_days:
         if not placeholder.parent.exists():
             return False
-        remove(placeholder)
+        remove(placeholder, ledger)
         shutil.rmtree(placeholder.parent, ignore_errors=True)
         fsync_dir(root)
         return True
-    with sink(placeholder, schema, keep_empty=True) as empty:
+    with sink(placeholder, schema, keep_empty=True, ledger=ledger) as empty:
         return empty.close()

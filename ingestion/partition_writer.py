@@ -93,10 +93,16 @@ class PartitionWriter:
         directory = lake.partition_dir(self.settings, self.contract.table, day)
         self.current = day
         self.data = lake.ParquetSink(
-            directory / lake.DATA_FILE, self.schema, pending_dirs=self.pending_dirs
+            directory / lake.DATA_FILE,
+            self.schema,
+            pending_dirs=self.pending_dirs,
+            ledger=self.result.written,
         )
         self.rejected = lake.ParquetSink(
-            directory / lake.REJECTED_FILE, self.rejected_schema, pending_dirs=self.pending_dirs
+            directory / lake.REJECTED_FILE,
+            self.rejected_schema,
+            pending_dirs=self.pending_dirs,
+            ledger=self.result.written,
         )
 
     def write(self, batch: pa.RecordBatch, days: pa.Array, rejected: bool) -> None:

@@ -50,6 +50,16 @@ class QualityResult:
             "details": self.details,
         }
 
+    @classmethod
+    def from_dict(cls, payload: dict[str, Any]) -> QualityResult:
+        errors = list(payload.get("errors") or [])
+        return cls(
+            success=not errors,
+            errors=errors,
+            warnings=list(payload.get("warnings") or []),
+            details=dict(payload.get("details") or {}),
+        )
+
 
 class Sampler:
     """Keeps a uniform random sample of at most ``limit`` rows of a stream of batches.

@@ -49,9 +49,20 @@ class TableResult:
     new_columns: list[str] = field(default_factory=list)
     # Lake files found corrupt before the run (and therefore re-extracted): "path: why".
     corrupt_files: list[str] = field(default_factory=list)
+    # The verification before the run: files read in full, files skipped as unchanged.
+    verified_files: int = 0
+    unchanged_files: int = 0
+    verify_seconds: float = 0.0
+    # How the activity dates to re-extract were found: "changed" (counted over the touched
+    # dates plus one total), "all" (every date counted: rows vanished somewhere), "none".
+    date_scan: str = "none"
     # Rows held in the table's quarantine (_rejected files) after the run, all runs together.
     quarantined: int = 0
     error: str | None = None
+    # Files the run wrote or removed, with their fingerprints (for the verification record).
+    written: dict[Path, lake.Fingerprint | None] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -74,6 +85,12 @@ class TableResult:
             "warnings": [f"new source column {c!r} ignored" for c in self.new_columns],
             "new_columns": self.new_columns,
             "corrupt_files": self.corrupt_files,
+            "date_scan": self.date_scan,
+            "verification": {
+                "verified_files": self.verified_files,
+                "unchanged_files": self.unchanged_files,
+                "seconds": round(self.verify_seconds, 3),
+            },
             "error": self.error,
         }
 

@@ -8,7 +8,8 @@ and ``partition_writer`` (the daily-partitioned activity log), ``row_checks`` (t
 gate that quarantines bad rows), ``integrity`` (corrupt lake files), ``quality`` (the sampled
 Great Expectations suite), ``records`` (results and run records), ``memory`` (allocator).
 
-A table's run: verify its lake files (a corrupt one is re-extracted), extract inside one
+A table's run: verify its lake files that changed since ingestion wrote them (all of them
+with ``verify_all``; a corrupt one is re-extracted), extract inside one
 read-only REPEATABLE READ snapshot of the source, commit files atomically, and only then move
 the watermark. Rows failing a row check are quarantined (never in ``data.parquet``, so never
 published); a run that quarantined rows fails the table's quality gate. The watermark also
@@ -24,14 +25,16 @@ import gc
 import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from ingestion import lake, watermarks
 from ingestion.activity_stream import extract_activities
 from ingestion.contracts import CONTRACTS, TableContract
-from ingestion.extract import fetch_all, fetch_table, quote_ident, snapshot, verify_contract
-from ingestion.integrity import LakeCorruptError, corrupt_files
+from ingestion.extract import Source, fetch_all, fetch_table, quote_ident, verify_contract
+from ingestion.integrity import LakeCorruptError, Manifest, verify_table
 from ingestion.memory import memory_pool, release_memory
+from ingestion.pandas_probe import pandas_hidden
 from ingestion.privacy import Pseudonymiser
 from ingestion.quality import QualityResult, validate
 from ingestion.records import (
@@ -57,6 +60,9 @@ __all__ = [
 ]
 
 
+_COLLECT_AFTER_ROWS = 100_000
+
+
 @contextlib.contextmanager
 def _table_lock(settings: Settings, table: str) -> Iterator[None]:
     """Serialise runs on one table (other tables may be extracted concurrently)."""
@@ -80,6 +86,11 @@ def _source_url(settings: Settings) -> str:
     from sourcedb.server import source_url
 
     return source_url(settings)
+
+
+def _source(settings: Settings) -> Source:
+    """The run's connection to the source, opened when the first table needs it."""
+    return Source(lambda: _source_url(settings))
 
 
 def _max_updated(conn: Any, contract: TableContract) -> datetime | None:
@@ -134,14 +145,51 @@ def _gate_quality(
     return QualityResult(success=not errors, errors=errors, warnings=warnings, details=details)
 
 
-def _corrupt(settings: Settings, table: str, result: TableResult) -> set[date | None]:
-    """Verify the table's lake files; name the corrupt ones in ``result``; return the
-    partition dates to re-extract (None: a file outside any day partition)."""
-    found = corrupt_files(settings, table)
+def _corrupt(
+    settings: Settings, table: str, result: TableResult, verify_all: bool
+) -> tuple[set[date | None], Manifest]:
+    """Verify the table's lake files (those changed since recorded, or all); name the
+    corrupt ones in ``result``; return the partition dates to re-extract (None: a file
+    outside any day partition) and the table's manifest."""
+    verification, manifest = verify_table(settings, table, verify_all=verify_all)
+    found = verification.corrupt
     result.corrupt_files = [
         f"{path.relative_to(settings.lake_dir)}: {why}" for path, why in sorted(found.items())
     ]
-    return {lake.partition_date(path.parent) for path in found}
+    result.verified_files = verification.verified
+    result.unchanged_files = verification.unchanged
+    result.verify_seconds = verification.seconds
+    return {lake.partition_date(path.parent) for path in found}, manifest
+
+
+def _verdict_path(settings: Settings, table: str) -> Path:
+    return settings.state_dir / f"{table}.quality.json"
+
+
+def _carried_verdict(
+    settings: Settings, table: str, previous: datetime | None, result: TableResult
+) -> QualityResult | None:
+    """The sampled suite's verdict of the run that left the lake as it is, when this run
+    changed no lake file: the rows it re-read (the look-back window) are the rows already
+    judged, so Great Expectations is neither imported nor run again, and a failed verdict
+    stays failed until the data changes. None: validate this run's rows."""
+    if result.files_changed or result.corrupt_files or previous is None:
+        return None
+    stored = lake.read_json(_verdict_path(settings, table))
+    if not stored or stored.get("watermark") != previous.isoformat():
+        return None  # e.g. the run that moved the watermark died before validating
+    verdict = QualityResult.from_dict(stored.get("sampled") or {})
+    verdict.details["carried_over"] = True
+    return verdict
+
+
+def _save_verdict(
+    settings: Settings, table: str, watermark: datetime | None, verdict: QualityResult
+) -> None:
+    lake.write_json(
+        _verdict_path(settings, table),
+        {"watermark": watermark.isoformat() if watermark else None, "sampled": verdict.to_dict()},
+    )
 
 
 def _ingest(
@@ -152,21 +200,24 @@ def _ingest(
     dates: tuple[date, date] | None,
     allow_generated_key: bool,
     progress: Progress | None,
+    verify_all: bool = False,
+    source: Source,
 ) -> TableResult:
     contract = _contract(table)
     result = TableResult(table=table)
     started = time.perf_counter()
-    pseudonymiser = None
-    if contract.transient:
-        pseudonymiser = Pseudonymiser(
-            settings.resolved_pii_key(allow_generated=allow_generated_key)
-        )
+    key = (
+        settings.resolved_pii_key(allow_generated=allow_generated_key)
+        if contract.transient
+        else b""
+    )
     gate_settings = _gate_settings(settings)
-    url = _source_url(settings)
-    with _table_lock(settings, table), memory_pool():
+    # pandas is for the sampled suite only: extraction runs without importing it.
+    with _table_lock(settings, table), memory_pool(), pandas_hidden():
+        pseudonymiser = Pseudonymiser(key) if contract.transient else None
         directory = lake.table_dir(settings, table)
         lake.clean_tmp(directory)
-        corrupt = _corrupt(settings, table, result)
+        corrupt, manifest = _corrupt(settings, table, result, verify_all)
         previous = watermarks.load(settings, table)
         # Rows judged by other rules (an older version, another earliest date) are judged
         # again: a full extraction re-reads every row, including the quarantined ones.
@@ -177,7 +228,7 @@ def _ingest(
         if full or rules_changed:
             since = None
         gate = RowGate(contract, earliest=settings.plausible_since, now=datetime.now(UTC))
-        with snapshot(url) as conn:
+        with source.snapshot() as conn:
             result.new_columns = verify_contract(conn, contract)
             # Read before extracting: anything changed later is newer and caught next run.
             high = _max_updated(conn, contract)
@@ -192,13 +243,16 @@ def _ingest(
                     since=since,
                     dates=dates,
                     repair=sorted(d for d in corrupt if d is not None),
+                    manifest=manifest,
                     pseudonymiser=pseudonymiser,
                     gate=gate,
                     progress=progress,
                 )
-                known_users = fetch_table(conn, "select id::text as id from users")[
-                    "id"
-                ].combine_chunks()
+                carried = _carried_verdict(settings, table, previous, result)
+                if sampler.seen and carried is None:
+                    known_users = fetch_table(conn, "select id::text as id from users")[
+                        "id"
+                    ].combine_chunks()
             else:
                 data_path = directory / lake.DATA_FILE
                 if corrupt or not (data_path.exists() or (directory / lake.REJECTED_FILE).exists()):
@@ -206,6 +260,11 @@ def _ingest(
                 sampler = extract_snapshot(
                     settings, conn, contract, result, since=since, gate=gate, progress=progress
                 )
+                manifest.record(result.written)
+                carried = _carried_verdict(settings, table, previous, result)
+        # The files' records before the watermark: a crash in between only costs the next
+        # run a verification of the files written here.
+        manifest.save()
         if result.mode == "backfill":
             result.watermark = previous
         else:
@@ -226,12 +285,21 @@ def _ingest(
     # caches (one entry per distinct address) go first, then the sampler's batches once
     # the sample is drawn.
     pseudonymiser = None
-    sample, seen = sampler.table(), sampler.seen
+    with pandas_hidden():
+        sample, seen = sampler.table(), sampler.seen
     del sampler
-    gc.collect()
+    if seen >= _COLLECT_AFTER_ROWS:
+        # A full collection walks every object of the process (0.1-0.2 s once GX and
+        # dbt are loaded): worth it only after an extraction big enough to matter.
+        gc.collect()
     release_memory()
     checked = time.perf_counter()
-    sampled = validate(contract, sample, known_users=known_users, sampled_from=seen)
+    if carried is not None:
+        sampled = carried
+    else:
+        sampled = validate(contract, sample, known_users=known_users, sampled_from=seen)
+    if carried is None or result.watermark != previous:
+        _save_verdict(settings, table, result.watermark, sampled)
     result.quality = _gate_quality(settings, contract, result, gate, sampled)
     del sample, known_users
     result.quality_seconds = time.perf_counter() - checked
@@ -246,21 +314,26 @@ def ingest_table(
     dates: tuple[date, date] | None = None,
     allow_generated_key: bool = False,
     progress: Progress | None = None,
+    verify_all: bool = False,
 ) -> TableResult:
     """Bring one table's lake copy up to date (or rebuild it with ``full``; re-extract the
-    activity partitions of ``dates`` = (first, last) for a backfill). Writes a run record;
-    raises ``ContractDriftError`` (and other ``PetProError``) when the table cannot be
-    extracted."""
+    activity partitions of ``dates`` = (first, last) for a backfill; ``verify_all``: verify
+    every lake file of the table, not only those changed since ingestion wrote them).
+    Writes a run record; raises ``ContractDriftError`` (and other ``PetProError``) when the
+    table cannot be extracted."""
     run = new_run(full=full, dates=dates)
     try:
-        result = _ingest(
-            settings,
-            table,
-            full=full,
-            dates=dates,
-            allow_generated_key=allow_generated_key,
-            progress=progress,
-        )
+        with _source(settings) as source:
+            result = _ingest(
+                settings,
+                table,
+                full=full,
+                dates=dates,
+                allow_generated_key=allow_generated_key,
+                progress=progress,
+                verify_all=verify_all,
+                source=source,
+            )
     except Exception as exc:
         run.errors[table] = str(exc)
         run.finished_at = datetime.now(UTC)
@@ -281,11 +354,13 @@ def run_ingestion(
     allow_generated_key: bool = False,
     progress: Progress | None = None,
     raise_on_error: bool = True,
+    verify_all: bool = False,
 ) -> IngestionRun:
     """Extract several tables (default: all, parents first; with ``dates`` and no tables:
     activities only). A table that fails (e.g. contract drift) does not stop the others;
     the run record lists it, and ``IngestionError`` is raised at the end unless
-    ``raise_on_error=False`` (then inspect ``run.errors``)."""
+    ``raise_on_error=False`` (then inspect ``run.errors``). ``verify_all`` verifies every
+    lake file of each table first (see ``integrity``), not only those that changed."""
     if tables is None:
         names = ["activities"] if dates is not None else list(CONTRACTS)
     else:
@@ -298,18 +373,21 @@ def run_ingestion(
         # Fail fast on a missing key instead of after extracting every other table.
         settings.resolved_pii_key(allow_generated=allow_generated_key)
     run = new_run(full=full, dates=dates)
-    for name in names:
-        try:
-            run.tables[name] = _ingest(
-                settings,
-                name,
-                full=full,
-                dates=dates if name == "activities" else None,
-                allow_generated_key=allow_generated_key,
-                progress=progress,
-            )
-        except PetProError as exc:
-            run.errors[name] = str(exc)
+    with _source(settings) as source:
+        for name in names:
+            try:
+                run.tables[name] = _ingest(
+                    settings,
+                    name,
+                    full=full,
+                    dates=dates if name == "activities" else None,
+                    allow_generated_key=allow_generated_key,
+                    progress=progress,
+                    verify_all=verify_all,
+                    source=source,
+                )
+            except PetProError as exc:
+                run.errors[name] = str(exc)
     run.finished_at = datetime.now(UTC)
     write_record(settings, run)
     if run.errors and raise_on_error:
