@@ -99,6 +99,32 @@ class PublicationRecord:
         }
 
 
+class RecordFields:
+    """The record's fields read through an object that holds a ``record`` (writer and reader)."""
+
+    record: PublicationRecord
+
+    @property
+    def run_id(self) -> str:
+        return self.record.run_id
+
+    @property
+    def version(self) -> str:
+        return self.record.version
+
+    @property
+    def published_at(self) -> datetime:
+        return self.record.published_at
+
+    @property
+    def high_water_mark(self) -> datetime | None:
+        return self.record.high_water_mark
+
+    @property
+    def row_counts(self) -> dict[str, int]:
+        return self.record.row_counts
+
+
 @dataclass(frozen=True)
 class PublishedVersion:
     """One publication on disk: a directory whose files never change once renamed into place."""

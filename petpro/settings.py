@@ -113,19 +113,6 @@ class Settings(BaseSettings):
         default=False,
         description="Export the reports right after each successful nightly refresh (Dagster).",
     )
-    smtp_url: str | None = Field(
-        default=None,
-        description="SMTP server for report (and alert) e-mail: smtp://[user:password@]host"
-        "[:port][?starttls=true] or smtps://…; unset = nothing is e-mailed.",
-    )
-    report_recipients: str = Field(
-        default="",
-        description="Comma-separated addresses the scheduled stakeholder report is e-mailed to.",
-    )
-    mail_from: str = Field(
-        default="petpro-reports@localhost",
-        description="Sender address of the e-mails the system sends.",
-    )
     lock_timeout_seconds: float = Field(
         default=1800.0,
         gt=0,

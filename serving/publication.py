@@ -20,7 +20,6 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -31,6 +30,7 @@ from petpro.publication import (
     NothingPublishedError,
     PublicationRecord,
     PublishedVersion,
+    RecordFields,
     current_version,
     open_version,
 )
@@ -63,7 +63,7 @@ class VersionIdentity:
 
 
 @dataclass
-class ServedPublication:
+class ServedPublication(RecordFields):
     """One opened publication: its connection, record and in-flight request count."""
 
     identity: VersionIdentity
@@ -75,24 +75,8 @@ class ServedPublication:
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
-    def run_id(self) -> str:
-        return self.record.run_id
-
-    @property
-    def version(self) -> str:
-        return self.record.version
-
-    @property
-    def published_at(self) -> datetime:
-        return self.record.published_at
-
-    @property
-    def high_water_mark(self) -> datetime | None:
-        return self.record.high_water_mark
-
-    @property
     def marts(self) -> dict[str, int]:
-        return self.record.row_counts
+        return self.row_counts
 
     @property
     def tag(self) -> str:

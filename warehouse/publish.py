@@ -72,6 +72,7 @@ from petpro.publication import (
     RUN_ID_KEY,
     VERSIONS,
     PublicationRecord,
+    RecordFields,
     current_version,
     quote_ident,
     quote_literal,
@@ -95,7 +96,7 @@ class PublishError(PetProError):
 
 
 @dataclass(frozen=True)
-class PublishResult:
+class PublishResult(RecordFields):
     """What one call of :func:`publish` put in place and what it cleaned up."""
 
     record: PublicationRecord
@@ -105,26 +106,6 @@ class PublishResult:
     cleaned: tuple[str, ...] = ()  # leftovers of crashed publishes (and of the old layout)
     pruned: tuple[str, ...] = ()  # versions beyond retention
     erased: tuple[str, ...] = ()  # versions holding customers the new one no longer has
-
-    @property
-    def run_id(self) -> str:
-        return self.record.run_id
-
-    @property
-    def version(self) -> str:
-        return self.record.version
-
-    @property
-    def published_at(self) -> datetime:
-        return self.record.published_at
-
-    @property
-    def high_water_mark(self) -> datetime | None:
-        return self.record.high_water_mark
-
-    @property
-    def row_counts(self) -> dict[str, int]:
-        return self.record.row_counts
 
     @property
     def database(self) -> Path:
