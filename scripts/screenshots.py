@@ -21,6 +21,10 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs"
@@ -47,9 +51,11 @@ def started(cmd: list[str], url: str, timeout: float = 180.0) -> Iterator[None]:
             try:
                 urllib.request.urlopen(url, timeout=5)
                 break
-            except OSError:
+            except OSError as exc:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"{cmd[1]} did not start ({url}); is PETPRO_HOME a demo home?")
+                    raise SystemExit(
+                        f"{cmd[1]} did not start ({url}: {exc}); is PETPRO_HOME a demo home?"
+                    ) from None
                 time.sleep(1)
         yield
     finally:
@@ -57,7 +63,7 @@ def started(cmd: list[str], url: str, timeout: float = 180.0) -> Iterator[None]:
         proc.wait(timeout=30)
 
 
-def dashboard(page, base: str) -> list[Path]:  # noqa: ANN001 - playwright's Page
+def dashboard(page: Page, base: str) -> list[Path]:
     token = subprocess.run(
         [str(PETPRO), "token", "--role", "analyst", "--sub", "screenshots"],
         check=True,
@@ -75,14 +81,24 @@ def dashboard(page, base: str) -> list[Path]:  # noqa: ANN001 - playwright's Pag
         page.wait_for_selector(f"#panel-{tab}[data-rendered='true']", timeout=60_000)
         page.wait_for_timeout(500)  # plotly's transitions
         path = DOCS / f"dashboard-{tab}.png"
-        page.screenshot(path=str(path), full_page=True)
+        # From the header to the end of the tab's panel (the report list below is the same
+        # on every tab).
+        box = page.locator(f"#panel-{tab}").bounding_box()
+        height = (box["y"] + box["height"] + 16) if box else 1000
+        page.screenshot(
+            path=str(path), full_page=True, clip={"x": 0, "y": 0, "width": 1400, "height": height}
+        )
         saved.append(path)
     return saved
 
 
-def asset_graph(page, base: str) -> Path:  # noqa: ANN001 - playwright's Page
+def asset_graph(page: Page, base: str) -> Path:
     page.goto(f"{base}/asset-groups", wait_until="networkidle")
     page.wait_for_timeout(5_000)  # the graph lays itself out after the data arrives
+    skip = page.get_by_role("button", name="Skip")  # the UI's first-visit newsletter dialog
+    if skip.count():
+        skip.first.click()
+        page.wait_for_timeout(1_000)
     path = DOCS / "dagster-asset-graph.png"
     page.screenshot(path=str(path))
     return path
