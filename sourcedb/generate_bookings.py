@@ -109,7 +109,11 @@ def make_bookings(
         (rng.exponential(3.0, size=n) * HOUR_US).astype(np.int64), (start - created) // 2
     ) + MINUTE_US  # fmt: skip
     cancel = rng.random(n) < CANCEL_P
-    cancel_at = created + (rng.random(n) * (np.minimum(start, asof_us) - created)).astype(np.int64)
+    # A cancellation falls anywhere before the appointment; one that falls after the as-of
+    # time has not happened yet (the booking is still open, and the day simulator may cancel
+    # it later). Drawing it before min(start, as-of) instead piled every future cancellation
+    # of the last days onto the as-of day: a false cancellation spike on the newest day.
+    cancel_at = created + (rng.random(n) * (start - created)).astype(np.int64)
     cancel &= cancel_at <= asof_us
     confirmed = confirm_at <= asof_us
     no_show = rng.random(n) < NO_SHOW_P

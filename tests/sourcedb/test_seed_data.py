@@ -202,3 +202,18 @@ def test_non_empty_needs_reset(small_url: str, make_db: Callable[[], str]) -> No
 def test_bad_arguments(make_db: Callable[[], str], kwargs: dict, message: str) -> None:
     with pytest.raises(SeedError, match=message):
         seed_source(make_db(), **kwargs)
+
+
+def test_cancellations_do_not_pile_up_on_the_last_seeded_day(large_url: str) -> None:
+    # A booking whose cancellation would fall after the end of the history is still open; a
+    # generator that squeezes those cancellations into the history piles them onto its last
+    # day, which the anomaly detector then reports as a cancellation spike on every new source.
+    rows = q(
+        large_url,
+        "select (a.timestamp at time zone 'America/New_York')::date, count(*) from activities a "
+        "where a.type = 'booking_cancelled' group by 1 order by 1",
+    )
+    days = dict(rows)
+    assert max(days) == END
+    before = [days.get(date.fromordinal(END.toordinal() - k), 0) for k in range(1, 29)]
+    assert days[END] <= 1.5 * sum(before) / len(before), (days[END], before)
