@@ -6,7 +6,7 @@ and every builder's output passes :func:`predictions.history.check_no_leakage` b
 used. The population at snapshot S is every customer signed up before S with at least one
 activity in the ``ACTIVE_WINDOW_DAYS`` days before S (an *active* customer). The label,
 read separately by :func:`churn_labels`, is churn: no engaged activity (``booking_created``
-or ``payment_made``, METRICS.md) in the ``HORIZON_DAYS`` days from S.
+or ``payment_made``, docs/metrics.md) in the ``HORIZON_DAYS`` days from S.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Every mart equals an independent oracle computed on the PostgreSQL source.
 
-The oracle below is written from ``/work/shared/METRICS.md`` (not from the dbt models): plain
+The oracle below is written from ``docs/metrics.md`` (not from the dbt models): plain
 SQL on the operational tables (customers = role 'customer', business-time-zone buckets with
 ``AT TIME ZONE``, ISO weeks, complete periods relative to the latest activity timestamp),
 with a little Python where that is clearer. The warehouse is built by the real chain (seed

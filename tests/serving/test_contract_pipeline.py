@@ -2,7 +2,7 @@
 
 Runs on the lead's session fixture ``pipeline`` (tests/conftest.py: ``.settings`` whose home
 holds a publication + exports produced from a seeded source at ``.source_url``). The oracle
-below is written from METRICS.md directly against the operational PostgreSQL tables, in the
+below is written from docs/metrics.md directly against the operational PostgreSQL tables, in the
 business time zone, independently of dbt and of the API.
 """
 

@@ -106,7 +106,7 @@ def test_all_types_and_staff_activity(large_url: str) -> None:
 
 
 def test_engagement_retention_decays(large_url: str) -> None:
-    # Month-k engagement (booking_created/payment_made) of the first cohorts, from METRICS.md.
+    # Month-k engagement (booking_created/payment_made) of the first cohorts, from docs/metrics.md.
     rows = q(
         large_url,
         """
