@@ -2,7 +2,8 @@
 
 Definitions are built from ``dbt_project/target/dagster/manifest.json`` (a target path of
 its own, so a concurrent ``dbt build`` elsewhere never leaves a half-written manifest under
-our feet). It is produced by ``dbt parse`` from ``make env`` / ``make ui``
+our feet; ``target/dagster-spark/`` with ``PETPRO_ENGINE=spark``, whose test ids differ). It
+is produced by ``dbt parse`` from ``make env`` / ``make ui``
 (``python -m orchestration.manifest``), and — only when it is missing or older than a file of
 the dbt project, e.g. after an edit under ``dagster dev`` — when the definitions load. An
 import with a fresh manifest costs a few ``stat`` calls, never a parse.
@@ -23,12 +24,22 @@ from warehouse.dbt import dbt_env
 TARGET_PATH = "target/dagster"
 
 
+def target_path(settings: Settings) -> str:
+    """The manifest's folder under the dbt project, one per engine (``target/dagster`` for
+    DuckDB, ``target/dagster-spark`` for Spark). The ids of tests on a quoted column embed a
+    hash of the quoted name (``"interval"`` vs `` `interval` ``), so a manifest parsed for one
+    engine names tests the other engine's dbt never reports, and dagster-dbt fails on them."""
+    if settings.engine == "duckdb":
+        return TARGET_PATH
+    return f"{TARGET_PATH}-{settings.engine}"
+
+
 class ManifestError(PetProError):
     """The dbt manifest could not be prepared."""
 
 
 def manifest_path(settings: Settings) -> Path:
-    return settings.dbt_project_dir / TARGET_PATH / "manifest.json"
+    return settings.dbt_project_dir / target_path(settings) / "manifest.json"
 
 
 def dagster_dbt_target(settings: Settings) -> Path:
@@ -99,11 +110,11 @@ def dbt_executable() -> str:
 def prepare_manifest(
     settings: Settings, *, force: bool = False, env: Mapping[str, str] | None = None
 ) -> Path:
-    """Run ``dbt parse`` into :data:`TARGET_PATH` when the manifest is missing or stale."""
+    """Run ``dbt parse`` into :func:`target_path` when the manifest is missing or stale."""
     path = manifest_path(settings)
     if not force and not is_stale(settings):
         return path
-    _run_parse(settings, settings.dbt_project_dir / TARGET_PATH, env)
+    _run_parse(settings, settings.dbt_project_dir / target_path(settings), env)
     return path
 
 

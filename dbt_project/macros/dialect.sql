@@ -145,3 +145,27 @@
         as decimal(18, 2)
     )
 {%- endmacro %}
+
+{#-
+    A compact JSON object text of (key, SQL expression) pairs, keys in the given order, a key
+    whose value is NULL left out ('{}' when every value is NULL). Pass numbers as integer or
+    double: DuckDB's json_merge_patch prints decimals as doubles anyway (12.5, 100.0), and a
+    double prints alike on both engines.
+-#}
+{% macro json_object_without_nulls(pairs) -%}
+    {{ return(adapter.dispatch("json_object_without_nulls")(pairs)) }}
+{%- endmacro %}
+
+{% macro default__json_object_without_nulls(pairs) -%}
+    json_merge_patch('{}', json_object({{ json_object_arguments(pairs) }}))
+{%- endmacro %}
+
+{#- Spark's JSON writer leaves NULL fields out (spark.sql.jsonGenerator.ignoreNullFields). -#}
+{% macro spark__json_object_without_nulls(pairs) -%}
+    to_json(named_struct({{ json_object_arguments(pairs) }}))
+{%- endmacro %}
+
+{#- 'key1', value1, 'key2', value2, ... -#}
+{% macro json_object_arguments(pairs) -%}
+    {%- for key, value in pairs %}'{{ key }}', {{ value }}{{ ", " if not loop.last }}{% endfor -%}
+{%- endmacro %}

@@ -48,11 +48,11 @@ from orchestration.dbt_launcher import write_launcher
 from orchestration.defs.ingestion import raw_key, source_tables
 from orchestration.locks import WAITING, LockTimeoutError, build_writer_lock
 from orchestration.manifest import (
-    TARGET_PATH,
     dagster_dbt_target,
     ensure_partial_parse,
     prepare_manifest,
     prune_invocation_dirs,
+    target_path,
 )
 from orchestration.partitions import dbt_window, window_dates
 from orchestration.resources import PetProSettings
@@ -102,7 +102,7 @@ def dbt_project(settings: Settings) -> DbtProject:
     project = DbtProject(
         project_dir=settings.dbt_project_dir,
         profiles_dir=settings.dbt_project_dir,
-        target_path=TARGET_PATH,
+        target_path=target_path(settings),
     )
     # Parsed only when the manifest is missing or older than a dbt file (also under
     # `dagster dev`, where an edit of a model re-parses on reload).

@@ -3,8 +3,9 @@
 ``deploy/`` ships the Helm values of the official Dagster chart, the environment file of a
 scaled deployment and the spark-defaults of the Thrift server; ``dbt_project/profiles.yml``
 holds the Spark targets. None of them can be deployed here, so this checks what can go wrong
-on paper: syntax, every ``PETPRO_`` name being a real setting, the run-queue limit and the
-pool matching the single-writer rules of ``dagster.yaml`` and ``orchestration/tags.py``, and
+on paper: syntax, every ``PETPRO_`` name being a real setting, the run-queue limit matching
+the single-writer rules of ``dagster.yaml`` and ``orchestration/tags.py`` (and no op pool in
+either: the build lock serialises the writing steps), and
 every variable the Spark targets read being exported by ``warehouse.dbt.dbt_env``.
 """
 
@@ -56,9 +57,15 @@ def test_the_helm_values_enforce_the_single_writer_rules() -> None:
     assert coordinator["type"] == "QueuedRunCoordinator"
     limits = coordinator["config"]["queuedRunCoordinator"]["tagConcurrencyLimits"]
     assert {"key": WRITER_TAG, "value": WRITER_VALUE, "limit": 1} in limits
-    pools = values["additionalInstanceConfig"]["concurrency"]["pools"]
     instance = yaml.safe_load((REPO_ROOT / "dagster.yaml").read_text())
-    assert pools["default_limit"] == instance["concurrency"]["pools"]["default_limit"] == 1
+    assert {"key": WRITER_TAG, "value": WRITER_VALUE, "limit": 1} in instance["concurrency"][
+        "runs"
+    ]["tag_concurrency_limits"]
+    # Writing steps take the build lock, which dies with its holder; an op pool would keep a
+    # killed run's slot. Neither the instance nor the chart may bring a pool back.
+    assert "pools" not in instance["concurrency"]
+    chart_instance = values.get("additionalInstanceConfig") or {}
+    assert "pools" not in (chart_instance.get("concurrency") or {})
     (deployment,) = values["dagster-user-deployments"]["deployments"]
     module = deployment["dagsterApiGrpcArgs"][
         deployment["dagsterApiGrpcArgs"].index("--module-name") + 1

@@ -57,3 +57,14 @@ def test_spark_without_java_says_what_to_install(
     settings = get_settings(home=tmp_path, engine="spark")
     with pytest.raises(DbtError, match="openjdk-17-jre-headless"):
         run_dbt(settings, ["debug"], capture=True)
+
+
+def test_each_engine_keeps_its_own_dagster_manifest(tmp_path: Path) -> None:
+    # Test ids on the quoted `interval` column differ by engine: a manifest parsed for DuckDB
+    # would name tests a Spark run never reports (dagster-dbt then fails on the Spark ids).
+    from orchestration.manifest import manifest_path
+
+    duck = manifest_path(get_settings(home=tmp_path))
+    spark = manifest_path(get_settings(home=tmp_path, engine="spark"))
+    assert duck != spark
+    assert duck.parent.parent == spark.parent.parent  # both under dbt_project/target/

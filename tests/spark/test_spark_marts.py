@@ -14,9 +14,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import duckdb
+import jinja2
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
 from petpro.settings import Settings, get_settings
 from warehouse.spark_marts import SparkMartsError, load_spark_marts, mart_contracts
@@ -101,3 +103,40 @@ def test_a_mart_spark_did_not_write_stops_the_load(tmp_path: Path) -> None:
     with pytest.raises(SparkMartsError, match="wrote no table for mart_active_users"):
         load_spark_marts(settings)
     assert settings.build_db.read_bytes() == b"previous build"
+
+
+# Types Spark's parser accepts in a contract and a cast (a bare VARCHAR needs a length there,
+# TIMESTAMPTZ does not exist): dbt renders every contract type on both engines.
+SPARK_TYPES = {
+    "string",
+    "bigint",
+    "integer",
+    "double",
+    "boolean",
+    "date",
+    "decimal(18,2)",
+    "timestamp_ltz",
+    "array<string>",
+}
+
+
+def test_every_contract_type_is_valid_on_spark_and_loads_on_duckdb(tmp_path: Path) -> None:
+    settings = get_settings(home=tmp_path, engine="spark")
+    seen = set()
+    for path in sorted((settings.dbt_project_dir / "models").rglob("*.yml")):
+        for model in (yaml.safe_load(path.read_text()) or {}).get("models") or []:
+            for column in model.get("columns") or []:
+                if "data_type" not in column:
+                    continue
+                spark_type = jinja2.Template(str(column["data_type"])).render(
+                    target={"type": "spark"}
+                )
+                assert spark_type.replace(" ", "") in SPARK_TYPES, (
+                    f"{path.name}: {model['name']}.{column['name']} has type {spark_type!r}, "
+                    "which Spark cannot parse: write it portably (string, not varchar)"
+                )
+                seen.add(spark_type)
+    assert "string" in seen
+    # ...and every DuckDB type of the mart contracts is one the loader test writes above.
+    for contract in mart_contracts(settings):
+        assert {t.replace(" ", "") for _, t in contract.columns} <= set(ARROW), contract.name

@@ -9,6 +9,7 @@
 -- always scores 1. Recency is ordered so that the most recent buyers score highest. Monetary value is
 -- the spend in the customer's main currency (most payments; ties alphabetical) and is scored
 -- among the buyers of that currency only: currencies are never mixed.
+{%- set interval = adapter.quote("interval") %}
 with hwm as (
     select high_water_date from {{ ref('int_high_water_mark') }}
 ),
@@ -20,7 +21,7 @@ months as (
         spine.is_complete
     from {{ ref('int_period_spine') }} as spine
     cross join hwm
-    where spine."interval" = 'month'
+    where spine.{{ interval }} = 'month'
 ),
 
 customer_months as (

@@ -16,7 +16,7 @@ with days as (
 )
 
 select
-    cast(customers.customer_id as varchar) as customer_id,
+    cast(customers.customer_id as string) as customer_id,
     cast(coalesce(days.events, 0) as bigint) as events,
     cast(days.first_activity_date as date) as first_activity_date,
     cast(days.last_activity_date as date) as last_activity_date,

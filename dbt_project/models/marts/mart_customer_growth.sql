@@ -49,8 +49,8 @@ joined as (
 with_previous as (
     select
         joined.*,
-        {{ previous_period('joined.new_customers', 'joined.period_start', 'joined."interval"') }} as previous_new,
-        {{ cumulative('joined.new_customers', 'joined.period_start', 'joined."interval"') }} as cumulative_customers
+        {{ previous_period('joined.new_customers', 'joined.period_start', 'joined.' ~ interval) }} as previous_new,
+        {{ cumulative('joined.new_customers', 'joined.period_start', 'joined.' ~ interval) }} as cumulative_customers
     from joined
 )
 

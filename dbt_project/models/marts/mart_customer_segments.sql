@@ -39,12 +39,12 @@ segments as (
     select
         customers.customer_id,
         'pet_species' as dimension,
-        unnest(case when len(customers.pet_species) = 0 then ['none'] else customers.pet_species end) as segment
+        {{ unnest_or_default('customers.pet_species', "'none'") }} as segment
     from customers
 )
 
 select
-    cast(segments.customer_id as varchar) as customer_id,
-    cast(segments.dimension as varchar) as dimension,
-    cast(segments.segment as varchar) as segment
+    cast(segments.customer_id as string) as customer_id,
+    cast(segments.dimension as string) as dimension,
+    cast(segments.segment as string) as segment
 from segments

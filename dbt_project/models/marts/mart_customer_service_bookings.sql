@@ -5,21 +5,21 @@
 with reviews as (
     select
         reviews.booking_id,
-        arg_max(reviews.rating, (reviews.created_at, reviews.review_id)) as rating
+        {{ arg_max_by('reviews.rating', ['reviews.created_at', 'reviews.review_id']) }} as rating
     from {{ ref('stg_petpro__reviews') }} as reviews
     where reviews.review_status = 'published'
     group by reviews.booking_id
 )
 
 select
-    cast(enriched.booking_id as varchar) as booking_id,
-    cast(enriched.customer_id as varchar) as customer_id,
-    cast(enriched.service_id as varchar) as service_id,
-    cast(services.vendor_id as varchar) as vendor_id,
-    cast(enriched.service_category as varchar) as service_category,
-    cast(coalesce(pets.species, 'unknown') as varchar) as pet_species,
-    cast(enriched.booking_status as varchar) as booking_status,
-    cast(enriched.created_at as timestamptz) as booked_at,
+    cast(enriched.booking_id as string) as booking_id,
+    cast(enriched.customer_id as string) as customer_id,
+    cast(enriched.service_id as string) as service_id,
+    cast(services.vendor_id as string) as vendor_id,
+    cast(enriched.service_category as string) as service_category,
+    cast(coalesce(pets.species, 'unknown') as string) as pet_species,
+    cast(enriched.booking_status as string) as booking_status,
+    cast(enriched.created_at as {{ type_timestamptz() }}) as booked_at,
     cast(enriched.created_date as date) as booked_date,
     cast(reviews.rating as integer) as review_rating
 from {{ ref('int_bookings_enriched') }} as enriched

@@ -4,12 +4,12 @@
 -- features and RFM scores, always per currency. The refund status is deliberately absent: it
 -- is the payment's *current* status, unknown at a past snapshot date.
 select
-    cast(payments.customer_id as varchar) as customer_id,
-    cast(payments.payment_id as varchar) as payment_id,
-    cast(payments.payment_at as timestamptz) as paid_at,
+    cast(payments.customer_id as string) as customer_id,
+    cast(payments.payment_id as string) as payment_id,
+    cast(payments.payment_at as {{ type_timestamptz() }}) as paid_at,
     cast(payments.payment_date as date) as paid_date,
-    cast(payments.currency as varchar) as currency,
+    cast(payments.currency as string) as currency,
     cast(payments.amount as decimal(18, 2)) as amount,
-    cast(payments.service_category as varchar) as service_category
+    cast(payments.service_category as string) as service_category
 from {{ ref('int_payments_enriched') }} as payments
 where payments.is_collected

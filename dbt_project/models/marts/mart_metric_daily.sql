@@ -14,11 +14,12 @@
     per currency, never summed across currencies; the denominator holds the number of payments
     behind the amount, so the statistics can judge a sum of a few large payments fairly).
 -#}
+{%- set interval = adapter.quote("interval") %}
 
 with days as (
     select spine.period_start as metric_date
     from {{ ref('int_period_spine') }} as spine
-    where spine."interval" = 'day' and spine.is_complete
+    where spine.{{ interval }} = 'day' and spine.is_complete
 ),
 
 growth as (
@@ -27,7 +28,7 @@ growth as (
         growth.new_customers,
         growth.active_customers
     from {{ ref('mart_customer_growth') }} as growth
-    where growth."interval" = 'day'
+    where growth.{{ interval }} = 'day'
 ),
 
 activity as (
@@ -36,7 +37,7 @@ activity as (
         sum(activity.events) filter (where activity.activity_type = 'login') as logins,
         sum(activity.events) filter (where activity.activity_type = 'booking_cancelled') as bookings_cancelled
     from {{ ref('mart_customer_activity') }} as activity
-    where activity."interval" = 'day'
+    where activity.{{ interval }} = 'day'
     group by activity.period_start
 ),
 
@@ -182,12 +183,15 @@ long as (
 
 select
     cast(long.metric_date as date) as metric_date,
-    cast(long.metric as varchar) as metric,
-    cast(long.metric_kind as varchar) as metric_kind,
-    cast(long.currency as varchar) as currency,
+    cast(long.metric as string) as metric,
+    cast(long.metric_kind as string) as metric_kind,
+    cast(long.currency as string) as currency,
+    -- As a double: the numerator column also holds money (decimal), whose division Spark
+    -- would round to a few decimal places.
     cast(
         case
-            when long.metric_kind in ('ratio', 'average') then {{ ratio('long.numerator', 'long.denominator') }}
+            when long.metric_kind in ('ratio', 'average')
+                then {{ ratio('cast(long.numerator as double)', 'long.denominator') }}
             else long.numerator
         end as double
     ) as value,
