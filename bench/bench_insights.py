@@ -8,7 +8,8 @@
   incidents injected every ``PETPRO_BENCH_INSIGHTS_EVERY`` days (default 9; kinds in turn),
   ingests and builds the marts for real, and runs the detector and the simple alternative
   (z-score against the last 28 days, |z| >= 3) on ``mart_metric_daily``. It prints recall
-  (incidents found on their day in the metric they break) and false alarms per metric per
+  (incidents found on their day in the metric they break, with the weakest incident's
+  |score|: how far above the threshold the hardest one was) and false alarms per metric per
   90 normal days (simulated days without an incident and not the day right after one; the
   first 28 simulated days are left out as the seed/simulator hand-over).
 * **cost** — the publish step (``derive_insight_marts``) on a KPI series the size of the
@@ -129,11 +130,13 @@ def evaluate(build_db: Path, incidents: dict[date, str], simulated: list[date]) 
     }
     for title, method in methods.items():
         found: dict[str, list[bool]] = defaultdict(list)
+        margin: dict[str, list[float]] = defaultdict(list)  # |score| of each incident day
         false: dict[str, int] = {}
         extra: dict[str, dict[str, int]] = {label: {} for label in others}
         for series in split_series(frame):
             result = method(series)
             days = [d.item() for d in series.dates]
+            at = {day: i for i, day in enumerate(days)}
             flagged = {day for day, hit in zip(days, result.is_anomaly, strict=True) if hit}
             name = series.metric + (f" {series.currency}" if series.currency else "")
             false[name] = sum(1 for d in normal if d in flagged)
@@ -142,10 +145,16 @@ def evaluate(build_db: Path, incidents: dict[date, str], simulated: list[date]) 
             for day, kind in incidents.items():
                 if series.metric == SYMPTOM[kind]:
                     found[kind].append(day in flagged)
+                    if day in at:
+                        margin[kind].append(abs(float(np.nan_to_num(result.score[at[day]]))))
         print(f"\n{title}")
         for kind in KINDS:
             hits = found[kind]
-            print(f"  recall {kind:15} ({SYMPTOM[kind]}): {sum(hits)}/{len(hits)}")
+            weakest = min(margin[kind], default=float("nan"))
+            print(
+                f"  recall {kind:15} ({SYMPTOM[kind]}): {sum(hits)}/{len(hits)}"
+                f"  (weakest |score| {weakest:.1f})"
+            )
         print(f"  false alarms per 90 normal days ({len(normal)} normal simulated days):")
         order = {m: i for i, m in enumerate(METRIC_LABELS)}
         for name in sorted(false, key=lambda n: (order.get(n.split()[0], 99), n)):

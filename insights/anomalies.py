@@ -10,7 +10,9 @@ For every complete day *t* the expected value comes only from the days before it
   its value at *t* times *t*'s weekday factor is the expectation. A growing business is
   expected to keep growing; a level shift is absorbed after about two weeks.
 * **Noise** — 1.4826 × the MAD of the last 28 days' residuals around that line (robust),
-  never below what the sampling model alone implies.
+  never below what the sampling model alone implies (the mean, for counts); the line's own
+  uncertainty at *t* (its leverage, ~0.15 of a day's noise) is added on top of whichever of
+  the two applies.
 * **Tails that respect small numbers** — counts are compared with a negative-binomial
   distribution (Poisson when not over-dispersed) of that mean and variance, so three failed
   payments on a day that usually has 0.5 is not a 4-sigma event, as a Gaussian would say.
@@ -169,8 +171,13 @@ def _detect_level(series: Series, z_threshold: float) -> Detection:
     )
     scale = _MAD * _nanmedian(np.abs(residual - _nanmedian(residual)[:, None]))
     expected = np.fmax(f_today * intercept, 0.0)
-    # The line's own uncertainty one day past a 28-day window is about 0.4 sigma.
-    spread = scale * np.sqrt(1.0 + 1.0 / np.maximum(count, 1) + 0.15)
+    # The line is an estimate too: its variance at x = 0, in units of one day's noise, is the
+    # leverage 1/n + (0 - mean x)^2 / Sxx (0.15 for a full 28-day window: the day lies 14.5
+    # days past the window's centre; 1/n for a sparse series' mean). It inflates whatever
+    # noise applies — the window's scatter *or* the count floor — so a line extrapolated
+    # past its data is not trusted more just because the series is a count.
+    has_line = ~sparse & (sxx > 0)
+    leverage = 1.0 / sw + np.where(has_line, x_mean**2 / np.where(sxx > 0, sxx, 1.0), 0.0)
     enough = (count >= MIN_HISTORY_DAYS) & (np.arange(n) >= MIN_HISTORY_DAYS) & np.isfinite(unit)
     if is_money:
         # Money that moves only now and then (refunds, a small currency) is a handful of
@@ -179,7 +186,7 @@ def _detect_level(series: Series, z_threshold: float) -> Detection:
         enough &= zero_share <= MAX_ZERO_SHARE_MONEY
     expected = np.where(enough, expected, np.nan)
     return _count_tails(
-        units, expected, spread, z_threshold, np.nan_to_num(unit, nan=1.0),
+        units, expected, scale, leverage, z_threshold, np.nan_to_num(unit, nan=1.0),
         MONEY_DISPERSION if is_money else 1.0,
     )  # fmt: skip
 
@@ -187,15 +194,22 @@ def _detect_level(series: Series, z_threshold: float) -> Detection:
 def _count_tails(
     y: np.ndarray,
     expected: np.ndarray,
-    spread: np.ndarray,
+    scale: np.ndarray,
+    leverage: np.ndarray,
     z_threshold: float,
     unit: np.ndarray,
     dispersion: float,
 ) -> Detection:
-    """Negative-binomial (or Poisson) tails of the observed count around its expectation."""
+    """Negative-binomial (or Poisson) tails of the observed count around its expectation.
+
+    One day's noise is the window's robust scatter ``scale`` but never below the sampling
+    floor ``dispersion x mean`` (Poisson for counts); the predictive variance adds the
+    expectation's own uncertainty, ``leverage`` x that noise.
+    """
     ok = np.isfinite(expected) & np.isfinite(y)
     mu = np.where(ok, np.maximum(expected, 0.05), 1.0)
-    var = np.where(ok, np.maximum(np.nan_to_num(spread) ** 2, dispersion * mu), 1.0)
+    noise = np.maximum(np.nan_to_num(scale) ** 2, dispersion * mu)
+    var = np.where(ok, noise * (1.0 + np.nan_to_num(leverage)), 1.0)
     # Over-dispersion is capped (negative-binomial size >= MIN_NB_SIZE): on a series of a few
     # events a day the spread of 0s and 1s is rounding, not a licence for enormous tails.
     var = np.minimum(var, mu + mu**2 / MIN_NB_SIZE)

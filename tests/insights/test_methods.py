@@ -62,6 +62,25 @@ def test_growth_is_expected_not_alarming() -> None:
     assert int(detect(series(values)).is_anomaly.sum()) <= (DAYS - 21) / 90
 
 
+def test_the_lines_uncertainty_widens_the_band_when_the_count_floor_sets_the_noise() -> None:
+    """An exact ramp (20, 21, 22, ...) has no scatter, so the Poisson floor is the day's noise;
+    its expectation is still a line extrapolated past its 28 days (14.5 days beyond their
+    centre), which is an estimate: the band must be wider than Poisson(expected) alone.
+    Without it a count series right after its growth stops (the seeder-to-simulator hand-over
+    of tests/insights/conftest.py) was judged as if the extrapolated level were certain."""
+    from scipy import stats
+
+    from insights.anomalies import Z_THRESHOLD
+
+    values = 20.0 + np.arange(60)
+    day = 50
+    found = detect(series(values))
+    assert found.expected[day] == pytest.approx(values[day])  # the line, by construction
+    alpha = stats.norm.sf(Z_THRESHOLD)
+    assert found.lower[day] < stats.poisson.ppf(alpha, values[day])
+    assert found.upper[day] > stats.poisson.isf(alpha, values[day])
+
+
 @pytest.mark.parametrize(("factor", "direction"), [(0.3, "down"), (2.5, "up")])
 def test_an_incident_day_is_found_with_its_direction(factor: float, direction: str) -> None:
     values = weekly_poisson(60.0, seed=4)
