@@ -236,23 +236,30 @@ async def load(
 
     async def worker(index: int) -> None:
         nonlocal errors
-        reader, writer = await asyncio.open_connection(host, int(port))
         own = paths[index:] + paths[:index] if each else None
+        source = own if each else queue
+        reader, writer = await asyncio.open_connection(host, int(port))
         try:
-            while True:
-                source = own if each else queue
-                if not source:
-                    break
+            while source:
                 path = source.pop()
                 raw = f"GET {path} HTTP/1.1\r\nHost: {host}\r\n{head}\r\n".encode()
                 t0 = time.perf_counter()
-                writer.write(raw)
-                header = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in header.split(b"\r\n"):
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":", 1)[1])
-                await reader.readexactly(length)
+                try:
+                    writer.write(raw)
+                    header = await reader.readuntil(b"\r\n\r\n")
+                    length = 0
+                    for line in header.split(b"\r\n"):
+                        if line.lower().startswith(b"content-length:"):
+                            length = int(line.split(b":", 1)[1])
+                    await reader.readexactly(length)
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    # A dropped connection (e.g. a worker killed by uvicorn's health check)
+                    # is an error, counted with its latency; the client reconnects.
+                    latencies.append(time.perf_counter() - t0)
+                    errors += 1
+                    writer.close()
+                    reader, writer = await asyncio.open_connection(host, int(port))
+                    continue
                 latencies.append(time.perf_counter() - t0)
                 errors += not header.startswith(b"HTTP/1.1 200")
         finally:
@@ -304,6 +311,7 @@ def one_run(
     headers = {"Authorization": f"Bearer {token}"}
     proc, base = start_server(home, args.workers, None if cache else 0, secret)
     rng = random.Random(len(mix))
+    workers_at_start = _children(proc.pid)
     try:
         cold_paths = rng.sample(mix, len(mix))
         t0 = time.perf_counter()
@@ -317,10 +325,20 @@ def one_run(
         t0 = time.perf_counter()
         lat, errors = asyncio.run(load(base, warm_paths, headers, args.concurrency))
         warm = percentiles(lat, time.perf_counter() - t0) | {"errors": errors}
+        # uvicorn's supervisor kills a worker that misses its 5 s health check and starts a
+        # new one (empty cache): report it rather than hide it in the tail.
+        warm["restarts"] = len(workers_at_start - _children(proc.pid))
     finally:
         proc.terminate()
         proc.wait(timeout=30)
     return {"cold": cold, "warm": warm}
+
+
+def _children(pid: int) -> set[str]:
+    try:
+        return set(Path(f"/proc/{pid}/task/{pid}/children").read_text().split())
+    except OSError:
+        return set()
 
 
 # --- 4. the runs ---------------------------------------------------------------------------
@@ -382,7 +400,8 @@ def main(argv: list[str]) -> None:
                 print(
                     f"run {run} {variant:<9} load {before} | cold p99 "
                     f"{result['cold']['p99']:.1f} ms | warm p99 {result['warm']['p99']:.1f} ms"
-                    f" | errors {int(result['cold']['errors'] + result['warm']['errors'])}",
+                    f" | errors {int(result['cold']['errors'] + result['warm']['errors'])}"
+                    f" | worker restarts {result['warm']['restarts']}",
                     flush=True,
                 )
         report(results, args, len(mix), loads)
