@@ -21,8 +21,10 @@ What it measures, and on what:
    of the mix after that: answers come from the per-publication response cache.
 4. **Cache on vs off, interleaved.** Each run measures the server as configured (response
    cache on) and, unless ``--no-compare``, the same server with ``--cache-entries 0``
-   (every answer computed), alternating; ``--runs`` (default 3) runs, and every figure printed
-   is the **median over the runs**. The load average is printed with each run.
+   (every answer computed), and with ``--baseline DIR`` the server of another checkout (the
+   code before a change, e.g. ``git archive main | tar -x -C DIR``), alternating; ``--runs``
+   (default 3) runs, and every figure printed is the **median over the runs**. The load
+   average is printed with each run.
 
 Goal (issue 13): p99 ≤ 50 ms at 50 concurrent clients on the 400-request mix. Prints figures
 and a pass/short verdict; asserts nothing about timing. ``python -m bench api --help`` lists
@@ -278,7 +280,9 @@ def percentiles(latencies: list[float], wall: float) -> dict[str, float]:
     return {"p50": pct(0.50), "p95": pct(0.95), "p99": pct(0.99), "rps": len(ordered) / wall}
 
 
-def start_server(home: Path, workers: int, cache_entries: int | None, secret: str) -> tuple:
+def start_server(
+    home: Path, workers: int, cache_entries: int | None, secret: str, code: Path | None = None
+) -> tuple:
     import httpx
 
     env = {**os.environ, "PETPRO_HOME": str(home), "PETPRO_JWT_SECRET": secret}
@@ -289,6 +293,7 @@ def start_server(home: Path, workers: int, cache_entries: int | None, secret: st
          "--workers", str(workers), *cache],
         env=env,
         stdout=subprocess.DEVNULL,
+        cwd=code,  # `python -m cli` imports the checkout it starts in: --baseline serves older code
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
@@ -305,11 +310,18 @@ def start_server(home: Path, workers: int, cache_entries: int | None, secret: st
 
 
 def one_run(
-    home: Path, mix: list[str], args: argparse.Namespace, cache: bool, secret: str, token: str
+    home: Path,
+    mix: list[str],
+    args: argparse.Namespace,
+    variant: str,
+    secret: str,
+    token: str,
 ) -> dict[str, dict[str, float]]:
     """One fresh server: the cold pass, the per-connection warm-up, the warm passes."""
     headers = {"Authorization": f"Bearer {token}"}
-    proc, base = start_server(home, args.workers, None if cache else 0, secret)
+    cache = variant != "cache off"
+    code = args.baseline if variant == "baseline" else None
+    proc, base = start_server(home, args.workers, None if cache else 0, secret, code)
     rng = random.Random(len(mix))
     workers_at_start = _children(proc.pid)
     try:
@@ -359,6 +371,11 @@ def main(argv: list[str]) -> None:
         "--no-compare", action="store_true", help="skip the cache-off runs (no comparison)"
     )
     parser.add_argument("--home", type=Path, help="reuse this home's publication (no build)")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="another checkout (e.g. `git archive` of main) served as a third, interleaved variant",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary home")
     args = parser.parse_args(argv)
     customers = int(os.environ.get("PETPRO_BENCH_API_CUSTOMERS", "20000"))
@@ -389,12 +406,14 @@ def main(argv: list[str]) -> None:
         secret = "bench-secret-" + "0" * 32
         token = mint_token(get_settings(home=home, jwt_secret=secret), role="admin", sub="bench")
         variants = ["cache on"] + ([] if args.no_compare else ["cache off"])
+        if args.baseline:
+            variants.append("baseline")
         results: dict[str, list[dict[str, dict[str, float]]]] = {v: [] for v in variants}
         loads = []
         for run in range(1, args.runs + 1):
             for variant in variants:  # interleaved: on, off, on, off, …
                 before = _load()
-                result = one_run(home, mix, args, variant == "cache on", secret, token)
+                result = one_run(home, mix, args, variant, secret, token)
                 results[variant].append(result)
                 loads.append(before)
                 print(
