@@ -8,6 +8,8 @@ dashboard's sign-in form. FastAPI and uvicorn are imported inside the commands s
 
 from __future__ import annotations
 
+import os
+
 import typer
 from rich.console import Console
 
@@ -23,11 +25,14 @@ def serve(
     workers: int = typer.Option(
         1, min=1, help="Worker processes (each opens the publication read-only)."
     ),
+    cache_entries: int = typer.Option(
+        1024, min=0, help="Answers kept per worker in the response cache (0 = off)."
+    ),
 ) -> None:
     """Serve the analytics API and the dashboard (reads only published/; follows new publications)."""
     import uvicorn
 
-    from serving.app import create_app
+    from serving.app import CACHE_ENTRIES_ENV, create_app
 
     settings = get_settings().with_demo_jwt_secret()
     if not settings.published_db.exists():
@@ -44,6 +49,7 @@ def serve(
     )
     if workers > 1:
         # Worker processes build their own app from the same PETPRO_* environment.
+        os.environ[CACHE_ENTRIES_ENV] = str(cache_entries)
         uvicorn.run(
             "serving.app:create_app_from_env",
             factory=True,
@@ -53,7 +59,8 @@ def serve(
             workers=workers,
         )
     else:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
+        app = create_app(settings, cache_entries=cache_entries)
+        uvicorn.run(app, host=host, port=port, log_level=log_level)
 
 
 def token(

@@ -28,10 +28,15 @@ from serving.responses import ResponseCache
 from serving.routers import compat, customers, insights, ops, recommendations, reports, v2
 
 CACHE_ENTRIES = 1024
+# How ``petpro serve --cache-entries`` reaches worker processes, which build their own app.
+CACHE_ENTRIES_ENV = "PETPRO_SERVE_CACHE_ENTRIES"
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """The analytics API over the current publication under ``settings.published_dir``."""
+def create_app(settings: Settings, *, cache_entries: int = CACHE_ENTRIES) -> FastAPI:
+    """The analytics API over the current publication under ``settings.published_dir``.
+
+    ``cache_entries`` bounds the response cache (0 turns it off: every answer is computed,
+    which is what ``bench api`` compares against)."""
     formulas()  # fail at startup, not on the first filtered request, if the macros are missing
     store = PublicationStore(settings.published_dir)
     auth = Authenticator(settings)
@@ -50,7 +55,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.store = store
     app.state.auth = auth
-    app.state.cache = ResponseCache(max_entries=CACHE_ENTRIES)
+    app.state.cache = ResponseCache(max_entries=cache_entries)
     app.add_middleware(AuditMiddleware, path=settings.audit_log, is_secret=auth.is_api_key)
     app.add_exception_handler(InvalidRequest, _invalid)
     app.add_exception_handler(RequestValidationError, _invalid_shape)
@@ -62,9 +67,12 @@ def create_app(settings: Settings) -> FastAPI:
 
 def create_app_from_env() -> FastAPI:
     """Factory for ``uvicorn --factory`` (several worker processes): settings from the environment."""
+    import os
+
     from petpro.settings import get_settings
 
-    return create_app(get_settings().with_demo_jwt_secret())
+    entries = int(os.environ.get(CACHE_ENTRIES_ENV, CACHE_ENTRIES))
+    return create_app(get_settings().with_demo_jwt_secret(), cache_entries=entries)
 
 
 async def _invalid(_: Request, exc: Exception) -> JSONResponse:

@@ -10,12 +10,14 @@
   :class:`~serving.params.FilterSpec`); bad input raises ``InvalidRequest`` → 422.
 
 Everything they need lives on ``app.state`` (settings, store, cache, authenticator), set
-once by :func:`serving.app.create_app`.
+once by :func:`serving.app.create_app`. They are ``async`` although they do no I/O: FastAPI
+runs a plain ``def`` dependency in the thread pool, and a cached answer would then wait for
+a pool thread behind the DuckDB queries of uncached ones (the thread pool is where those run).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from fastapi import Request
 
@@ -25,29 +27,29 @@ from serving.params import Filters, FilterSpec, parse_filters
 from serving.responses import Answer
 
 
-def settings(request: Request) -> Settings:
+async def settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def require(roles: tuple[str, ...]) -> Callable[[Request], Principal]:
+def require(roles: tuple[str, ...]) -> Callable[[Request], Awaitable[Principal]]:
     """Dependency: the authenticated caller, who must hold one of ``roles`` (else 401/403)."""
 
-    def dependency(request: Request) -> Principal:
+    async def dependency(request: Request) -> Principal:
         auth: Authenticator = request.app.state.auth
         return auth.require(request, roles)
 
     return dependency
 
 
-def answer(request: Request) -> Answer:
+async def answer(request: Request) -> Answer:
     """Dependency: answers this request from the current publication (cached, with ETag)."""
     return Answer(request, request.app.state.store, request.app.state.cache)
 
 
-def compat_filters(interval_name: str = "interval") -> Callable[[Request], Filters]:
+def compat_filters(interval_name: str = "interval") -> Callable[[Request], Awaitable[Filters]]:
     """Dependency: filters of a compatible endpoint (``startDate``, ``endDate``, interval)."""
 
-    def dependency(request: Request) -> Filters:
+    async def dependency(request: Request) -> Filters:
         return parse_filters(
             request.query_params,
             request.app.state.settings.tz,
@@ -59,10 +61,10 @@ def compat_filters(interval_name: str = "interval") -> Callable[[Request], Filte
     return dependency
 
 
-def v2_filters(spec: FilterSpec) -> Callable[[Request], Filters]:
+def v2_filters(spec: FilterSpec) -> Callable[[Request], Awaitable[Filters]]:
     """Dependency: filters of a v2 endpoint, as its spec allows them."""
 
-    def dependency(request: Request) -> Filters:
+    async def dependency(request: Request) -> Filters:
         return spec.parse(request.query_params, request.app.state.settings.tz)
 
     return dependency

@@ -73,15 +73,23 @@ class ResponseCache:
     """Bounded LRU of response bodies keyed by (publication, request).
 
     Answers only change with a publication, so a repeated request is served from memory
-    without touching DuckDB; keys of an old publication simply age out.
+    without touching DuckDB; keys of an old publication simply age out. Bounded both in
+    entries and in bytes (``MAX_BYTES`` per worker), so a few large answers cannot grow a
+    worker without limit; ``max_entries=0`` turns the cache off.
     """
 
     MAX_BODY = 2 * 1024 * 1024
+    MAX_BYTES = 64 * 1024 * 1024
 
-    def __init__(self, max_entries: int) -> None:
+    def __init__(self, max_entries: int, max_bytes: int = MAX_BYTES) -> None:
         self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self.bytes = 0
         self._data: OrderedDict[tuple[str, str], tuple[bytes, int]] = OrderedDict()
         self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._data)
 
     def get(self, key: tuple[str, str]) -> tuple[bytes, int] | None:
         with self._lock:
@@ -91,13 +99,17 @@ class ResponseCache:
             return value
 
     def put(self, key: tuple[str, str], value: tuple[bytes, int]) -> None:
-        if len(value[0]) > self.MAX_BODY:
+        if self.max_entries <= 0 or len(value[0]) > self.MAX_BODY:
             return
         with self._lock:
+            old = self._data.pop(key, None)
+            if old is not None:
+                self.bytes -= len(old[0])
             self._data[key] = value
-            self._data.move_to_end(key)
-            while len(self._data) > self.max_entries:
-                self._data.popitem(last=False)
+            self.bytes += len(value[0])
+            while len(self._data) > self.max_entries or self.bytes > self.max_bytes:
+                _, evicted = self._data.popitem(last=False)
+                self.bytes -= len(evicted[0])
 
 
 class Answer:

@@ -71,7 +71,7 @@ def _only(request: Request, allowed: tuple[str, ...]) -> None:
         )
 
 
-def self_or_analytics(request: Request, userId: str) -> Principal:
+async def self_or_analytics(request: Request, userId: str) -> Principal:
     """Admins and analysts may read any history; any other caller only their own (sub = id)."""
     auth: Authenticator = request.app.state.auth
     principal = auth.require(request, (*ANALYTICS, "customer"))
