@@ -8,6 +8,14 @@ progress line per step and ends with a summary: rows per mart, check results, st
 and where the published files are. A failed run exits non-zero with one line saying why. A
 step waiting for the build lock says so (and whose run holds it); a run left unfinished by a
 killed process is reported and marked failed before the new run starts.
+
+When nothing changed since the current publication was built (the source's row counts and
+newest ``updated_at`` per table, the dbt project, code, models and settings: see
+:mod:`warehouse.inputs`), the run is skipped before Dagster is even imported, with one line
+``nothing new since publication <id>``; ``--force`` runs it anyway, ``--full`` always runs.
+``--intraday`` is the micro-batch of today so far: the same job on today's partition (what
+changed since the last run is extracted, the incremental marts recompute today's window, the
+other marts are rebuilt, everything is published), skipped likewise when nothing changed.
 """
 
 from __future__ import annotations
@@ -36,6 +44,29 @@ def _parse_date(value: str | None) -> date | None:
         raise PetProError(f"--date {value!r} is not an ISO date (YYYY-MM-DD)") from None
 
 
+def skip_if_unchanged(settings: Settings, out: Console) -> Any:
+    """The current publication's record when nothing changed since it was built, else None.
+
+    Decided before Dagster, dbt or the definitions are even imported (see
+    :mod:`warehouse.inputs`): a refresh with no new data costs one query per source table.
+    """
+    from warehouse.inputs import unchanged_since_publication
+
+    verdict = unchanged_since_publication(settings)
+    if not verdict.unchanged:
+        if verdict.publication is not None:
+            out.print(f"refreshing: {verdict.reason}", highlight=False)
+        return None
+    record = verdict.publication
+    out.print(
+        f"nothing new since publication {record.version} (run {record.run_id}, published "
+        f"{record.published_at:%Y-%m-%d %H:%M:%S %Z}, data up to {record.high_water_mark}): "
+        "ingestion, dbt, tests and publish skipped; `petpro refresh --force` runs them anyway",
+        highlight=False,
+    )
+    return record
+
+
 def run_refresh(
     settings: Settings,
     *,
@@ -43,11 +74,23 @@ def run_refresh(
     full: bool = False,
     allow_generated_key: bool = False,
     out: Console | None = None,
+    skip_unchanged: bool = False,
+    intraday: bool = False,
 ) -> Any:
-    """Run the refresh with rich progress; returns the runner's ``RunSummary``."""
+    """Run the refresh with rich progress; returns the runner's ``RunSummary``.
+
+    With ``skip_unchanged`` (``petpro refresh`` without ``--full``/``--force``), a source and
+    build unchanged since the current publication skip the run: the publication's record is
+    returned instead.
+    """
+    out = out or console
+    if skip_unchanged and not full:
+        record = skip_if_unchanged(settings, out)
+        if record is not None:
+            return record
+
     from orchestration.runner import refresh
 
-    out = out or console
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -86,6 +129,7 @@ def run_refresh(
             day=day,
             full=full,
             allow_generated_key=allow_generated_key,
+            intraday=intraday,
             on_event=on_event,
         )
         progress.update(loading, completed=1)
@@ -141,8 +185,31 @@ def register(app: typer.Typer) -> None:
         full: bool = typer.Option(
             False, "--full", help="Full rebuild: re-extract everything, dbt --full-refresh."
         ),
+        force: bool = typer.Option(
+            False,
+            "--force",
+            help="Run even when nothing changed since the current publication.",
+        ),
+        intraday: bool = typer.Option(
+            False,
+            "--intraday",
+            help="Micro-batch of today so far: extract what changed, rebuild today's window, "
+            "publish (skipped when nothing changed).",
+        ),
     ) -> None:
-        """Run the pipeline (ingest → checks → dbt → publish) through Dagster, in process."""
+        """Run the pipeline (ingest → checks → dbt → publish) through Dagster, in process.
+
+        Skipped, with one line saying so, when neither the source nor the dbt project, code,
+        models or settings changed since the current publication was built.
+        """
         if full and date_:
             raise PetProError("--full rebuilds everything: drop --date")
-        run_refresh(get_settings(), day=_parse_date(date_), full=full)
+        if intraday and (full or date_):
+            raise PetProError("--intraday refreshes today so far: drop --full and --date")
+        run_refresh(
+            get_settings(),
+            day=_parse_date(date_),
+            full=full,
+            skip_unchanged=not force,
+            intraday=intraday,
+        )

@@ -52,6 +52,11 @@ def previous_day(evaluation: datetime, tz_name: str) -> date:
     return local.date() - timedelta(days=1)
 
 
+def today(settings: Settings) -> date:
+    """Today in the business time zone: the partition an intraday micro-batch refreshes."""
+    return datetime.now(settings.tz).date()
+
+
 def yesterday(settings: Settings) -> date:
     return datetime.now(settings.tz).date() - timedelta(days=1)
 

@@ -28,6 +28,9 @@ from orchestration.progress import ProgressEvent, ProgressHandler, RunSummary
 from petpro.errors import PetProError
 from petpro.settings import Settings
 
+# The step of the publication (the asset key ``published_warehouse``) in every refresh job.
+PUBLISH_STEP = "published_warehouse"
+
 
 class RefreshError(PetProError):
     """A pipeline run failed; the message is the first reason."""
@@ -178,14 +181,15 @@ def refresh(
     full: bool = False,
     allow_generated_key: bool = False,
     export_after: bool = False,
+    intraday: bool = False,
     on_event: Callable[[ProgressEvent], None] | None = None,
     defs: Any = None,
     instance: Any = None,
 ) -> RunSummary:
-    """``nightly_refresh`` for ``day`` (default yesterday) or ``full_rebuild``; raises
-    :class:`RefreshError` with one line of why when the run fails."""
-    from orchestration.partitions import activity_partitions
-    from orchestration.tags import EXPORT_AFTER_TAG, GENERATED_KEY_TAG
+    """``nightly_refresh`` for ``day`` (default yesterday; today with ``intraday``) or
+    ``full_rebuild``; raises :class:`RefreshError` with one line of why when the run fails."""
+    from orchestration.partitions import activity_partitions, today
+    from orchestration.tags import EXPORT_AFTER_TAG, GENERATED_KEY_TAG, INTRADAY_TAG
 
     last_key = activity_partitions(settings).get_last_partition_key()
     tags: dict[str, str] = {}
@@ -193,6 +197,10 @@ def refresh(
         tags[GENERATED_KEY_TAG] = "true"
     if export_after:
         tags[EXPORT_AFTER_TAG] = "true"
+    if intraday:
+        # Today so far: today's partition exists (end_offset=1) and holds what is in by now.
+        tags[INTRADAY_TAG] = "true"
+        day = today(settings)
     if full:
         if last_key is None:
             raise RefreshError(
@@ -213,4 +221,24 @@ def refresh(
     )
     if not summary.success:
         raise RefreshError(f"{summary.job} failed: {summary.failure}", summary)
+    unpublished = publication_skipped(summary)
+    if unpublished:
+        raise RefreshError(f"{summary.job} published nothing: {unpublished}", summary)
     return summary
+
+
+def publication_skipped(summary: RunSummary) -> str | None:
+    """Why a run Dagster calls successful still did not publish (None when it published).
+
+    Dagster counts a run whose steps were *skipped* as a success: a step that yields no
+    output (an asset with ``output_required=False``, a dbt model dbt itself skipped) skips
+    everything downstream, the publication included. A refresh exists to publish, so that is
+    a failure for it."""
+    step = summary.steps.get(PUBLISH_STEP)
+    if step is not None and step.status == "success":
+        return None
+    skipped = sorted(k for k, s in summary.steps.items() if s.status == "skipped")
+    listed = ", ".join(skipped[:4]) + (" …" if len(skipped) > 4 else "")
+    state = "was skipped" if step is not None else "never ran"
+    why = f" (skipped steps: {listed})" if skipped else ""
+    return f"{PUBLISH_STEP} {state}{why}; the previous publication is unchanged"

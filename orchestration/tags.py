@@ -29,6 +29,8 @@ GENERATED_KEY_TAG = "petpro/allow_generated_key"
 
 # Set on a nightly run to ask the run-status sensor for report exports right after it.
 EXPORT_AFTER_TAG = "petpro/export_after"
+# An intraday micro-batch: nightly_refresh on today's (incomplete) partition.
+INTRADAY_TAG = "petpro/intraday"
 
 BACKFILL_TAG = "dagster/backfill"
 

@@ -80,6 +80,7 @@ from petpro.publication import (
 from petpro.publication import read_publication as _read_publication
 from petpro.settings import Settings
 from petpro.vocabulary import CONTRACT_MARTS, CUSTOMER_LEVEL_MARTS
+from warehouse.inputs import INPUTS_FILE
 
 DEFAULT_KEEP_VERSIONS = 4
 
@@ -349,6 +350,7 @@ def _write_version(
     published_at: datetime,
     high_water_mark: datetime | None,
     derive: Sequence[Deriver] = (),
+    inputs: Mapping[str, object] | None = None,
 ) -> PublicationRecord:
     """Fill ``folder`` with the DuckDB file, the Parquet marts and the record; fsync it all."""
     marts_dir = folder / MARTS_DIR
@@ -388,6 +390,10 @@ def _write_version(
         con.execute("checkpoint")
     record = PublicationRecord(run_id, version, published_at, high_water_mark, row_counts)
     (folder / RECORD_FILE).write_text(json.dumps(record.to_json(), indent=2) + "\n")
+    if inputs is not None:
+        # What this version was built from (warehouse.inputs): switched in with the version.
+        (folder / INPUTS_FILE).write_text(json.dumps(inputs, indent=2, sort_keys=True) + "\n")
+        fsync_file(folder / INPUTS_FILE)
     for path in marts_dir.iterdir():
         fsync_file(path)
     fsync_dir(marts_dir)
@@ -445,12 +451,14 @@ def publish(
     keep_versions: int = DEFAULT_KEEP_VERSIONS,
     published_at: datetime | None = None,
     derive: Sequence[Deriver] = (),
+    inputs: Mapping[str, object] | None = None,
 ) -> PublishResult:
     """Copy every mart of ``build.duckdb`` into a new version and switch ``current`` to it.
 
     Call only after every blocking check passed. ``high_water_mark`` defaults to the max
     activity timestamp in the lake, ``published_at`` to now. ``derive`` adds derived marts
-    computed from the staged version (see the module docstring). Raises
+    computed from the staged version (see the module docstring). ``inputs`` (see
+    :mod:`warehouse.inputs`) is written into the version as what it was built from. Raises
     :class:`PublishError` (previous publication untouched) when there is nothing to publish
     or a step fails.
     """
@@ -489,6 +497,7 @@ def publish(
                 published_at=stamp,
                 high_water_mark=high_water_mark,
                 derive=derive,
+                inputs=inputs,
             )
             os.rename(tmp, versions_dir / version)
             fsync_dir(versions_dir)

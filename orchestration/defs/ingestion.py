@@ -47,6 +47,9 @@ from petpro.errors import PetProError
 from petpro.settings import Settings
 
 RAW_GROUP = "raw"
+# Metadata of a raw materialization: the table's [row count, newest updated_at] in the source
+# just before this extraction (warehouse.inputs.source_state).
+SOURCE_STATE = "source_state"
 INGEST_RETRY = RetryPolicy(
     max_retries=3, delay=2, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS
 )
@@ -69,6 +72,21 @@ TABLE_DESCRIPTIONS: dict[str, str] = {
 
 def raw_key(table: str) -> AssetKey:
     return AssetKey(["raw", table])
+
+
+def run_source_state(context: AssetExecutionContext) -> dict[str, list[Any]] | None:
+    """Every table's source state as extracted in *this* run (None unless every table was)."""
+    state: dict[str, list[Any]] = {}
+    for table in source_tables():
+        event = context.instance.get_latest_materialization_event(raw_key(table))
+        if event is None or event.run_id != context.run.run_id:
+            return None
+        mat = event.asset_materialization
+        value = mat.metadata.get(SOURCE_STATE) if mat is not None else None
+        if value is None:
+            return None
+        state[table] = list(value.value)
+    return state
 
 
 def source_tables() -> tuple[str, ...]:
@@ -213,6 +231,7 @@ def _build_raw_asset(table: str, partitions_def: PartitionsDefinition | None) ->
     )
     def _raw(context: AssetExecutionContext, petpro: PetProSettings) -> MaterializeResult:
         from ingestion.run import ingest_table
+        from warehouse.inputs import contract_cursors, source_state
 
         settings = petpro.settings()
         tags = dict(context.run.tags)
@@ -222,6 +241,8 @@ def _build_raw_asset(table: str, partitions_def: PartitionsDefinition | None) ->
             window = context.partition_time_window
             dates = window_dates(window.start, window.end)
         try:
+            # Taken before extracting: see warehouse.inputs (a no-op refresh compares it).
+            state = source_state(settings, contract_cursors([table]))[table]
             result = ingest_table(
                 settings,
                 table,
@@ -243,7 +264,7 @@ def _build_raw_asset(table: str, partitions_def: PartitionsDefinition | None) ->
             f"{result.rows_per_second:,.0f} rows/s"
         )
         return MaterializeResult(
-            metadata=result_metadata(result),
+            metadata={**result_metadata(result), SOURCE_STATE: MetadataValue.json(state)},
             check_results=quality_checks(table, getattr(result, "quality", None)),
         )
 

@@ -10,7 +10,12 @@ the nightly schedule.
 
 ``nightly_refresh_schedule`` runs at 02:00 ``PETPRO_TIMEZONE`` on the previous business day's
 activity partition (dbt re-processes ``late_days`` days before it for late events); it is on
-by default. Every job that writes build.duckdb carries ``petpro/build_duckdb=writer``;
+by default. ``intraday_refresh_sensor`` (off by default; turn it on in the UI under
+*Automation*) looks every 5 minutes and, when the source changed since the current
+publication (:mod:`warehouse.inputs`) and no refresh is in progress, runs ``nightly_refresh``
+on *today's* partition with tag ``petpro/intraday=true``: what changed is extracted, the
+incremental marts recompute today's window (plus the late-event look-back), the others are
+rebuilt, and "today so far" is published. Every job that writes build.duckdb carries ``petpro/build_duckdb=writer``;
 dagster.yaml lets one such run proceed at a time (queued runs), and the build lock serialises
 the writing steps of every run, in-process ones included.
 """
@@ -21,21 +26,31 @@ from typing import Any
 
 from dagster import (
     AssetSelection,
+    DagsterRunStatus,
     DefaultScheduleStatus,
+    DefaultSensorStatus,
     Definitions,
     PartitionsDefinition,
     RunRequest,
+    RunsFilter,
     ScheduleDefinition,
     ScheduleEvaluationContext,
+    SensorDefinition,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
     define_asset_job,
     schedule,
+    sensor,
 )
 
 from orchestration.defs.exports import EXPORTS_KEY
 from orchestration.defs.ingestion import raw_key
-from orchestration.partitions import previous_day
+from orchestration.partitions import previous_day, today
+from orchestration.resources import PetProSettings
 from orchestration.tags import (
     BACKFILL_JOB,
+    INTRADAY_TAG,
     MODE_FULL,
     MODE_INCREMENTAL,
     MODE_TAG,
@@ -45,6 +60,7 @@ from orchestration.tags import (
 from petpro.settings import Settings
 
 WRITER = {WRITER_TAG: WRITER_VALUE}
+INTRADAY_INTERVAL_SECONDS = 300
 
 
 def pipeline_selection() -> AssetSelection:
@@ -112,9 +128,58 @@ def build_nightly_schedule(settings: Settings, job: Any) -> ScheduleDefinition:
     return nightly_refresh_schedule
 
 
+ACTIVE_STATUSES = [
+    DagsterRunStatus.QUEUED,
+    DagsterRunStatus.NOT_STARTED,
+    DagsterRunStatus.STARTING,
+    DagsterRunStatus.STARTED,
+]
+
+
+def build_intraday_sensor(job: Any) -> SensorDefinition:
+    """Every 5 minutes (when turned on): a micro-batch of today so far, if anything changed."""
+
+    @sensor(
+        name="intraday_refresh_sensor",
+        job=job,
+        minimum_interval_seconds=INTRADAY_INTERVAL_SECONDS,
+        default_status=DefaultSensorStatus.STOPPED,
+        description="Every 5 minutes, when turned on: if the source changed since the current "
+        "publication, run nightly_refresh on today's partition (extract what changed, rebuild "
+        "today's window, publish). Off by default.",
+    )
+    def intraday_refresh_sensor(
+        context: SensorEvaluationContext, petpro: PetProSettings
+    ) -> SensorResult | SkipReason:
+        from warehouse.inputs import unchanged_since_publication
+
+        settings = petpro.settings()
+        busy = context.instance.get_run_records(
+            RunsFilter(job_name=job.name, statuses=ACTIVE_STATUSES), limit=1
+        )
+        if busy:
+            # One refresh at a time: the next tick looks again once this one is done.
+            return SkipReason(f"run {busy[0].dagster_run.run_id} of {job.name} is in progress")
+        verdict = unchanged_since_publication(settings)
+        if verdict.unchanged and verdict.publication is not None:
+            return SkipReason(f"nothing new since publication {verdict.publication.version}")
+        day = today(settings).isoformat()
+        return SensorResult(
+            run_requests=[
+                RunRequest(
+                    partition_key=day,
+                    tags={MODE_TAG: MODE_INCREMENTAL, INTRADAY_TAG: "true"},
+                )
+            ]
+        )
+
+    return intraday_refresh_sensor
+
+
 def definitions(settings: Settings, partitions_def: PartitionsDefinition) -> Definitions:
     jobs = build_jobs(partitions_def)
     return Definitions(
         jobs=list(jobs.values()),
         schedules=[build_nightly_schedule(settings, jobs["nightly_refresh"])],
+        sensors=[build_intraday_sensor(jobs["nightly_refresh"])],
     )

@@ -33,6 +33,7 @@ from dagster import (
     define_asset_job,
 )
 
+from orchestration.defs.ingestion import run_source_state
 from orchestration.locks import WAITING, LockTimeoutError, build_writer_lock
 from orchestration.resources import PetProSettings
 from petpro.settings import Settings
@@ -101,6 +102,7 @@ def build_published_asset(
     ) -> MaterializeResult:
         from insights.marts import derive_insight_marts
         from predictions.steps import derived_steps
+        from warehouse.inputs import publication_inputs
         from warehouse.publish import publish
 
         settings = petpro.settings()
@@ -123,10 +125,14 @@ def build_published_asset(
 
         try:
             with build_writer_lock(settings, holder=f"run {context.run.run_id}", on_wait=waiting):
+                source = run_source_state(context)
                 pub = publish(
                     settings,
                     run_id=context.run.run_id,
                     derive=[derive_insight_marts, *derived_steps(settings)],
+                    # Recorded only when this run extracted every table: only then does the
+                    # publication reflect the source as of those states.
+                    inputs=publication_inputs(settings, source) if source else None,
                 )
         except LockTimeoutError as exc:
             raise Failure(description=str(exc), allow_retries=False) from exc
