@@ -1,5 +1,5 @@
 {#-
-    The formulas of METRICS.md, written once. The marts call these macros, and the analytics
+    The formulas of docs/metrics.md, written once. The marts call these macros, and the analytics
     API renders this same file (serving/formulas.py, plain Jinja) for its answers under
     segment filters, which no mart can hold precomputed for every combination of segments:
     the API counts customers of the customer-level marts and combines the counts only

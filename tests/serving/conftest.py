@@ -274,7 +274,7 @@ def build_publication(
                    case when mau > 0 then dau / mau end as stickiness from w"""
         )
         # Literal marts.
-        # churn_rate = 1 - retention_rate (METRICS.md), as a DOUBLE computes it.
+        # churn_rate = 1 - retention_rate (docs/metrics.md), as a DOUBLE computes it.
         con.execute(
             """create table mart_retention_monthly (month DATE, engaged_customers BIGINT,
                retained_customers BIGINT, retention_rate DOUBLE, churn_rate DOUBLE)"""

@@ -1,5 +1,5 @@
 -- The months month-to-month retention is reported for: complete months whose next month is
--- complete too (METRICS.md, mart_retention_monthly), with the start of that next month.
+-- complete too (docs/metrics.md, mart_retention_monthly), with the start of that next month.
 {%- set interval = adapter.quote("interval") %}
 select
     periods.period_start as month,

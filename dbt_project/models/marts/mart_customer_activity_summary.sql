@@ -1,5 +1,5 @@
 -- One row per customer: all-time activities, first and last active day, and whether the
--- customer was active in the 30 days ending at the high-water mark (METRICS.md
+-- customer was active in the 30 days ending at the high-water mark (docs/metrics.md
 -- active_customers_30d, counted by mart_customer_demographics and by the API).
 with days as (
     select

@@ -1,5 +1,5 @@
 -- One row per payment that collected a customer's money (status paid or refunded, i.e. the
--- gross revenue of METRICS.md), UUIDs only. The dated purchase history the prediction models
+-- gross revenue of docs/metrics.md), UUIDs only. The dated purchase history the prediction models
 -- learn from: lifetime value (BG/NBD transactions, Gamma-Gamma spend) and the monetary
 -- features and RFM scores, always per currency. The refund status is deliberately absent: it
 -- is the payment's *current* status, unknown at a past snapshot date.
