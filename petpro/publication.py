@@ -89,6 +89,18 @@ class PublicationRecord:
         now = now or datetime.now(UTC)
         return (now - self.published_at).total_seconds() / 3600
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PublicationRecord:
+        """The record :meth:`to_json` wrote (``publication.json``); KeyError/ValueError if not."""
+        mark = data.get("high_water_mark")
+        return cls(
+            run_id=str(data["run_id"]),
+            version=str(data["version"]),
+            published_at=datetime.fromisoformat(data["published_at"]),
+            high_water_mark=datetime.fromisoformat(mark) if mark else None,
+            row_counts={str(k): int(v) for k, v in (data.get("marts") or {}).items()},
+        )
+
     def to_json(self) -> dict[str, Any]:
         return {
             "run_id": self.run_id,

@@ -33,7 +33,6 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -159,15 +158,7 @@ class NoOpVerdict:
 def _record(version_dir: Path) -> PublicationRecord | None:
     """The version's ``publication.json`` (no DuckDB needed to decide a no-op refresh)."""
     try:
-        data = json.loads((version_dir / RECORD_FILE).read_text())
-        mark = data.get("high_water_mark")
-        return PublicationRecord(
-            run_id=str(data["run_id"]),
-            version=str(data["version"]),
-            published_at=datetime.fromisoformat(data["published_at"]),
-            high_water_mark=datetime.fromisoformat(mark) if mark else None,
-            row_counts={str(k): int(v) for k, v in (data.get("marts") or {}).items()},
-        )
+        return PublicationRecord.from_json(json.loads((version_dir / RECORD_FILE).read_text()))
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
