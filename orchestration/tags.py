@@ -34,7 +34,9 @@ INTRADAY_TAG = "petpro/intraday"
 
 BACKFILL_TAG = "dagster/backfill"
 
-# Dagster's documented run tags for a single run over a range of partitions.
+# Dagster's documented run tags: the partition of a run, and the range of a single run over
+# several partitions.
+PARTITION_KEY_TAG = "dagster/partition"
 PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
 PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
 

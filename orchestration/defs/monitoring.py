@@ -14,6 +14,7 @@ from dagster import (
 
 from orchestration.alerts import alert_record, send_alert
 from orchestration.resources import PetProSettings
+from orchestration.tags import PARTITION_KEY_TAG
 
 
 def failure_reason(context: RunFailureSensorContext) -> str:
@@ -40,7 +41,7 @@ def run_failure_alert(context: RunFailureSensorContext, petpro: PetProSettings) 
         job=run.job_name,
         run_id=run.run_id,
         reason=failure_reason(context),
-        partition=run.tags.get("dagster/partition"),
+        partition=run.tags.get(PARTITION_KEY_TAG),
     )
     path, problem = send_alert(petpro.settings(), record)
     context.log.info(f"alert written to {path}" + (f" ({problem})" if problem else ""))

@@ -9,7 +9,10 @@ and a plain set, and the ``dbt`` resource.
   the run's partition window goes to dbt as ``--vars '{min_date, max_date, late_days}'``
   (widened to the days the ingestion of the same run touched; dbt pads the start by
   ``late_days`` for late events). Everything else is one unpartitioned set. Dagster splits the
-  unpartitioned set around the incremental models when both run in one job.
+  unpartitioned set around the incremental models when both run in one job. Every dbt step
+  of a nightly or intraday run gets the same vars plus ``test_window``, so the tests of the
+  activity log and of the delete+insert facts check only the days the run rebuilt
+  (:func:`run_vars`); a full rebuild tests every row.
 - Every dbt test is an asset check; error-severity tests are blocking, so a failing test
   stops everything downstream, the publication included.
 - ``dbt build`` runs under the build-writer lock (:mod:`orchestration.locks`), which dies with
@@ -19,11 +22,13 @@ and a plain set, and the ``dbt`` resource.
   environment: nothing is exported into ``os.environ``.
 """
 
+import hashlib
 import json
 import shutil
 import uuid
 from collections.abc import Iterator, Mapping
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from dagster import (
@@ -54,7 +59,7 @@ from orchestration.manifest import (
     prune_invocation_dirs,
     target_path,
 )
-from orchestration.partitions import dbt_window, window_dates
+from orchestration.partitions import dbt_window, run_partition_dates, window_dates
 from orchestration.resources import PetProSettings
 from orchestration.tags import is_full
 from petpro.settings import Settings
@@ -169,14 +174,58 @@ def _touched_window(context: AssetExecutionContext) -> tuple[date, date] | None:
     return date.fromisoformat(first.value), date.fromisoformat(last.value)
 
 
-def incremental_vars(context: AssetExecutionContext, settings: Settings) -> dict[str, Any]:
-    window = context.partition_time_window
-    first, last = dbt_window(window_dates(window.start, window.end), _touched_window(context))
+def _partition_dates(context: AssetExecutionContext) -> tuple[date, date] | None:
+    dates = run_partition_dates(context.run.tags)
+    if dates is None and context.assets_def.partitions_def is not None:
+        window = context.partition_time_window
+        dates = window_dates(window.start, window.end)
+    return dates
+
+
+def run_vars(context: AssetExecutionContext, settings: Settings) -> dict[str, Any]:
+    """The dbt ``--vars`` of every dbt step of a run: the same in all three, so that the
+    steps after the first reuse its parse (:func:`_run_dbt`).
+
+    A full rebuild passes ``late_days`` only. A nightly or intraday run passes its partition
+    window widened to the days its ingestion touched (``min_date``/``max_date``: what the
+    incremental models delete and insert again, padded by ``late_days``) and ``test_window``:
+    the tests of models marked ``meta.test_window`` check those days only
+    (``macros/tests/test_window.sql``). A run with no partition passes ``late_days`` only (the
+    incremental models then follow their own high-water mark, and everything is tested)."""
+    dbt_vars: dict[str, Any] = {"late_days": settings.late_days}
+    if is_full(context.run.tags):
+        return dbt_vars
+    partition = _partition_dates(context)
+    if partition is None:
+        return dbt_vars
+    first, last = dbt_window(partition, _touched_window(context))
     return {
         "min_date": first.isoformat(),
         "max_date": last.isoformat(),
-        "late_days": settings.late_days,
+        **dbt_vars,
+        "test_window": True,
     }
+
+
+def _parse_cache(base: Path, dbt_vars: Mapping[str, Any]) -> Path:
+    """Where the partial parse made with these vars is kept. dbt re-parses the whole project
+    when the vars differ from those of the parse it starts from, so the first step of a run
+    pays that once and the next steps start from its result."""
+    digest = hashlib.sha256(json.dumps(dbt_vars, sort_keys=True).encode()).hexdigest()[:16]
+    return base / f"partial_parse-{digest}.msgpack"
+
+
+def _keep_parse(produced: Path, cached: Path, keep: int = 4) -> None:
+    if not produced.exists():
+        return
+    tmp = cached.with_name(f".{cached.name}.{uuid.uuid4().hex[:8]}.tmp")
+    shutil.copy(produced, tmp)
+    tmp.replace(cached)
+    older = sorted(cached.parent.glob("partial_parse-*.msgpack"), key=lambda p: p.stat().st_mtime)[
+        :-keep
+    ]
+    for path in older:
+        path.unlink(missing_ok=True)
 
 
 def _checks_subsetted(context: AssetExecutionContext) -> bool:
@@ -198,9 +247,13 @@ def _run_dbt(
     *,
     indirect_selection: str,
 ) -> Iterator[Any]:
-    """The one place a dbt invocation is built and run (lock, target folder, flags)."""
+    """The one place a dbt invocation is built and run (vars, lock, target folder, flags)."""
     settings = petpro.settings()
     ensure_partial_parse(settings)
+    dbt_vars = run_vars(context, settings)
+    if "min_date" in dbt_vars:
+        context.log.info(f"dbt window {dbt_vars}")
+    args = [*args, "--vars", json.dumps(dbt_vars)]
     if is_full(context.run.tags):
         args = [*args, "--full-refresh"]
     if not _checks_subsetted(context):
@@ -212,9 +265,11 @@ def _run_dbt(
         / f"{context.op_execution_context.op.name}-{context.run.run_id[:8]}-{uuid.uuid4().hex[:7]}"
     )
     target.mkdir(parents=True)
-    # dbt re-parses only what changed since this home's last parse.
-    if (base / "partial_parse.msgpack").exists():
-        shutil.copy(base / "partial_parse.msgpack", target / "partial_parse.msgpack")
+    # dbt re-parses only what changed since this home's last parse with the same vars.
+    cached = _parse_cache(base, dbt_vars)
+    seed = cached if cached.exists() else base / "partial_parse.msgpack"
+    if seed.exists():
+        shutil.copy(seed, target / "partial_parse.msgpack")
 
     def waiting(holder: str) -> None:
         context.log.warning(
@@ -226,6 +281,7 @@ def _run_dbt(
             yield from dbt.cli(args, context=context, target_path=target).stream()
     except LockTimeoutError as exc:
         raise Failure(description=str(exc), allow_retries=False) from exc
+    _keep_parse(target / "partial_parse.msgpack", cached)
     prune_invocation_dirs(settings)
 
 
@@ -274,19 +330,7 @@ def build_dbt_assets(
         def dbt_incremental_models(
             context: AssetExecutionContext, dbt: DbtCliResource, petpro: PetProSettings
         ) -> Iterator[Any]:
-            run_settings = petpro.settings()
-            if is_full(context.run.tags):
-                dbt_vars: dict[str, Any] = {"late_days": run_settings.late_days}
-            else:
-                dbt_vars = incremental_vars(context, run_settings)
-                context.log.info(f"dbt incremental window {dbt_vars}")
-            yield from _run_dbt(
-                context,
-                dbt,
-                petpro,
-                ["build", "--vars", json.dumps(dbt_vars)],
-                indirect_selection="eager",
-            )
+            yield from _run_dbt(context, dbt, petpro, ["build"], indirect_selection="eager")
 
         assets += [dbt_upstream_models, dbt_incremental_models]
 

@@ -30,7 +30,7 @@ from ingestion.contracts import CONTRACTS
 from orchestration import tags
 from orchestration.defs.ingestion import raw_key
 from orchestration.location import build_definitions
-from orchestration.partitions import dbt_window, previous_day, window_dates
+from orchestration.partitions import dbt_window, previous_day, run_partition_dates, window_dates
 from petpro.settings import REPO_ROOT, Settings, get_settings
 
 
@@ -208,6 +208,16 @@ def test_window_helpers() -> None:
     assert previous_day(
         datetime(2025, 3, 20, 23, 30, tzinfo=ZoneInfo("UTC")), "Asia/Tokyo"
     ) == date(2025, 3, 20)
+    # The window an unpartitioned dbt step of a partitioned run reads from the run's tags.
+    assert run_partition_dates({"dagster/partition": "2025-03-30"}) == (part[0], part[0])
+    assert run_partition_dates(
+        {
+            "dagster/asset_partition_range_start": "2025-03-01",
+            "dagster/asset_partition_range_end": "2025-03-09",
+            "dagster/partition": "ignored",
+        }
+    ) == (date(2025, 3, 1), date(2025, 3, 9))
+    assert run_partition_dates({"petpro/mode": "full"}) is None
 
 
 class _Hook(BaseHTTPRequestHandler):

@@ -139,6 +139,34 @@ def test_incremental_publication_equals_full_rebuild(
     assert len(hwm) == 1 and hwm[0][0] == newest
 
 
+def test_nightly_dbt_steps_share_one_window_and_one_parse(pipeline: Pipeline) -> None:
+    """Every dbt step of a nightly run gets the same vars with the test window (so the
+    activity log's tests read the rebuilt days only), and only the first step re-parses."""
+    base = pipeline.settings.warehouse_dir / "dagster_dbt"
+    run = pipeline.second.run_id[:8]
+    steps = ("dbt_upstream_models", "dbt_incremental_models", "dbt_models")
+    dirs = {step: next(base.glob(f"{step}-{run}-*")) for step in steps}
+    seen = {
+        step: json.loads((d / "run_results.json").read_text())["args"]["vars"]
+        for step, d in dirs.items()
+    }
+    day = (pipeline.source.end + timedelta(days=1)).isoformat()
+    for step, dbt_vars in seen.items():
+        assert dbt_vars == seen["dbt_upstream_models"], step
+    assert seen["dbt_models"]["test_window"] is True
+    assert seen["dbt_models"]["max_date"] >= day >= seen["dbt_models"]["min_date"]
+    compiled = next(
+        dirs["dbt_upstream_models"].rglob("unique_stg_petpro__activities_activity_id.sql")
+    )
+    assert f"activity_date >= (date '{seen['dbt_models']['min_date']}' - " in compiled.read_text()
+    # dbt re-parses the whole project when the vars change: the first step does, once.
+    for step in steps[1:]:
+        log = (dirs[step] / "dbt.log").read_text()
+        assert "Unable to do partial parsing" not in log, step
+    first_log = (dirs["dbt_upstream_models"] / "dbt.log").read_text()
+    assert "Unable to do partial parsing" in first_log, "the check above proves nothing"
+
+
 READER = textwrap.dedent(
     """
     import json, os, sys, time

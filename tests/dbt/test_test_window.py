@@ -1,0 +1,99 @@
+"""The test window of nightly runs (``macros/tests/test_window.sql``), on a real lake and dbt.
+
+A nightly refresh passes ``test_window: true`` with its ``min_date``: the tests of the
+activity log and of the delete+insert facts then read only the days the run rebuilt. These
+tests prove both sides of that trade: a defect *outside* the window is found by a run
+without the window (full rebuild, ``dbt build``) and not by the nightly one; a defect
+*inside* it is found by the nightly one; and a relationships test is never windowed (an
+erasure can orphan an old row).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from tests.dbt.conftest import ingest, world_settings
+
+pytestmark = pytest.mark.slow
+
+UNIQUE_ID = "unique_stg_petpro__activities_activity_id"
+RELATIONSHIPS = (
+    "relationships_int_customer_daily_activity_customer_id__customer_id__ref_int_customers_"
+)
+
+
+def _partition(settings: Any, day: date) -> Path:
+    return settings.raw_dir / "activities" / f"event_date={day.isoformat()}" / "data.parquet"
+
+
+def _duplicate_first_row(path: Path) -> None:
+    table = pq.read_table(path)
+    pq.write_table(pa.concat_tables([table, table.slice(0, 1)]), path)
+
+
+def _passes(settings: Any, select: str, dbt_vars: dict[str, Any] | None) -> bool:
+    from warehouse.dbt import DbtError, run_dbt
+
+    try:
+        run_dbt(settings, ["test", "--select", select], vars=dbt_vars, capture=True)
+    except DbtError:
+        return False
+    return True
+
+
+def test_nightly_tests_check_the_window_and_full_runs_everything(
+    make_source: Any, tmp_path: Path
+) -> None:
+    from warehouse.dbt import run_dbt
+
+    settings = world_settings(tmp_path / "home", make_source("UTC", seed=11), "UTC")
+    ingest(settings)
+    run_dbt(settings, ["run", "--select", "+int_customer_daily_activity"], capture=True)
+    days = sorted(
+        date.fromisoformat(p.name.removeprefix("event_date="))
+        for p in (settings.raw_dir / "activities").iterdir()
+        if p.name.startswith("event_date=")
+    )
+    last = days[-1]
+    nightly = {"min_date": last.isoformat(), "late_days": 3, "test_window": True}
+    old = next(d for d in days if d < last - timedelta(days=10))
+
+    assert _passes(settings, UNIQUE_ID, None), "the seeded lake must pass to begin with"
+    _duplicate_first_row(_partition(settings, old))
+    assert not _passes(settings, UNIQUE_ID, None), "a full test run must find the old duplicate"
+    assert _passes(settings, UNIQUE_ID, nightly), "the nightly window must not read old days"
+    assert not _passes(settings, UNIQUE_ID, {**nightly, "test_window": False})
+
+    inside = next(d for d in reversed(days) if d >= last - timedelta(days=3))
+    _duplicate_first_row(_partition(settings, inside))
+    assert not _passes(settings, UNIQUE_ID, nightly), "a duplicate in the window must fail"
+
+
+def test_relationships_tests_are_never_windowed(make_source: Any, tmp_path: Path) -> None:
+    from warehouse.dbt import run_dbt
+
+    settings = world_settings(tmp_path / "home", make_source("UTC", seed=12), "UTC")
+    ingest(settings)
+    run_dbt(settings, ["run", "--select", "+int_customer_daily_activity"], capture=True)
+    with duckdb.connect(str(settings.build_db), read_only=True) as con:
+        (first, last) = con.execute(
+            "select min(activity_date), max(activity_date) from int_customer_daily_activity"
+        ).fetchone()
+    nightly = {"min_date": last.isoformat(), "late_days": 3, "test_window": True}
+    assert _passes(settings, RELATIONSHIPS, nightly)
+    with duckdb.connect(str(settings.build_db)) as con:
+        # An old fact row of a customer int_customers does not have (an erasure gone wrong).
+        con.execute(
+            "insert into int_customer_daily_activity "
+            "select 'erased-customer', activity_date, activity_type, events, is_engagement "
+            "from int_customer_daily_activity where activity_date = ? limit 1",
+            [first],
+        )
+    assert not _passes(settings, RELATIONSHIPS, nightly)
