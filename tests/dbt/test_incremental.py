@@ -4,7 +4,9 @@ The lake is filled in three slices of activity dates (as a daily schedule would)
 runs after each: the first build, a window passed as --vars that overlaps days already
 built, a run without vars (window = table's max date - late_days onwards), and finally a
 late event inserted in the source for the day before the last one. The incremental tables and every mart are
-then compared row by row with a --full-refresh build of the same lake.
+then compared row by row with a --full-refresh build of the same lake. The activity log is
+narrowed (30 days, 5 per customer) so that both its day cut-off and its per-customer cap
+decide rows in every run.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ COMPARED = (
     "int_customer_heatmap_cells",
     *(m for m in CONTRACT_MARTS if m not in DERIVED_MARTS),
 )
+# Every run gets them: a cap and a cut-off that bite on the test source.
+LOG_VARS = {"activity_log_days": 30, "activity_log_per_customer": 5}
 
 
 def snapshot_tables(settings: Any) -> dict[str, list[tuple]]:
@@ -38,6 +42,29 @@ def snapshot_tables(settings: Any) -> dict[str, list[tuple]]:
         return {
             t: sorted(con.execute(f"select * from main.{t}").fetchall(), key=repr) for t in COMPARED
         }
+
+
+def assert_log_is_narrowed(settings: Any) -> None:
+    """The activity log's cap and cut-off both left rows out (so the comparison covers them)."""
+    import duckdb
+
+    with duckdb.connect(str(settings.build_db), read_only=True) as con:
+        capped = con.execute(
+            """select count(*) from (
+                select daily.customer_id from main.int_customer_daily_activity as daily
+                cross join main.int_high_water_mark as hwm
+                where daily.activity_date > hwm.high_water_date - 30
+                group by daily.customer_id having sum(daily.events) > 5) as busy
+            inner join (select customer_id from main.mart_customer_activity_log
+                group by customer_id having count(*) = 5) as logged using (customer_id)"""
+        ).fetchone()[0]
+        older = con.execute(
+            """select count(*) from main.int_customer_daily_activity as daily
+            cross join main.int_high_water_mark as hwm
+            where daily.activity_date <= hwm.high_water_date - 30"""
+        ).fetchone()[0]
+    assert capped > 10, "too few customers reach the activity log's cap to test it"
+    assert older > 0, "no activity older than the activity log's cut-off"
 
 
 def test_incremental_windows_equal_full_refresh(make_source: Any, tmp_path: Any) -> None:
@@ -57,15 +84,16 @@ def test_incremental_windows_equal_full_refresh(make_source: Any, tmp_path: Any)
 
     run_ingestion(settings, [t for t in CONTRACTS if t != "activities"])
     run_ingestion(settings, dates=(first, cut1))
-    run_dbt(settings, ["run"], capture=True)  # first build: everything in the lake
+    run_dbt(settings, ["run"], vars=LOG_VARS, capture=True)  # first build: everything in the lake
 
     run_ingestion(settings, dates=(cut1 + timedelta(days=1), cut2))
     # A window overlapping days already built (re-processing them must change nothing).
     window = {"min_date": str(cut1 - timedelta(days=5)), "max_date": str(cut2)}
-    run_dbt(settings, ["run"], vars=window, capture=True)
+    run_dbt(settings, ["run"], vars={**window, **LOG_VARS}, capture=True)
 
     run_ingestion(settings, dates=(cut2 + timedelta(days=1), last))
-    run_dbt(settings, ["run"], capture=True)  # no vars: from max date - late_days on
+    # No window: from the table's max date - late_days on.
+    run_dbt(settings, ["run"], vars=LOG_VARS, capture=True)
 
     # A late event: recorded now, timestamped 03:00 on the day before the last day.
     with psycopg.connect(url) as conn:
@@ -80,11 +108,12 @@ def test_incremental_windows_equal_full_refresh(make_source: Any, tmp_path: Any)
             (uuid.uuid4(), customer, late_at),
         )
     run_ingestion(settings)
-    run_dbt(settings, ["run"], capture=True)
+    run_dbt(settings, ["run"], vars=LOG_VARS, capture=True)
     incremental = snapshot_tables(settings)
 
-    run_dbt(settings, ["run", "--full-refresh"], capture=True)
+    run_dbt(settings, ["run", "--full-refresh"], vars=LOG_VARS, capture=True)
     full = snapshot_tables(settings)
+    assert_log_is_narrowed(settings)
 
     assert sum(r[3] for r in full["int_customer_daily_activity"]) > 1000, "too little data to test"
     late_rows = [

@@ -1,23 +1,52 @@
--- The recent activity history of each customer, for GET /activities/user/{userId}: the
--- activities of the last `activity_log_days` days to the high-water mark, at most
--- `activity_log_per_customer` per customer (newest first). Bounded so that publishing it
--- stays cheap at 20M activities. Nothing personal: the description is the activity type in
--- words (the source's free text is not copied), and the metadata is rebuilt from an
--- allow-list of decoded keys (ids, amount, currency, rating, service type, species); IPs,
--- user agents and any other metadata key never reach it; a NULL key is left out.
+{#-
+    The recent activity history of each customer, for GET /activities/user/{userId}: the
+    activities of the last `activity_log_days` days to the high-water mark, at most
+    `activity_log_per_customer` per customer (newest first). Bounded so that publishing it
+    stays cheap at 20M activities. Nothing personal: the description is the activity type in
+    words (the source's free text is not copied), and the metadata is rebuilt from an
+    allow-list of decoded keys (ids, amount, currency, rating, service type, species); IPs,
+    user agents and any other metadata key never reach it; a NULL key is left out.
+
+    Incremental on DuckDB (a sliding top-N, so a nightly run decodes one window of activities
+    instead of 90 days): the pre-hook deletes the rows of the activity-date window and those
+    that fell out of the 90 days; the customers with activity in the window then get their
+    newest N again, ranked over the rows they still hold plus the window's activities
+    (delete+insert on customer_id); the post-hook drops erased customers. Exact for an
+    append-only log: a row left out of a customer's top N had N newer rows, and those are
+    all still there. Spark rebuilds the table whole (in_place_strategy: no window).
+-#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy=in_place_strategy('delete+insert'),
+        unique_key=['customer_id'],
+        on_schema_change='fail',
+        pre_hook=["{{ trim_activity_log() }}"],
+        post_hook=["{{ delete_erased_customers('customer_id') }}"],
+        tags=['incremental'],
+    )
+}}
+
+{%- set window = incremental_window('activity_date') %}
+{%- set windowed = is_incremental() and (window.start is not none or window.end is not none) %}
+
 with hwm as (
     select high_water_date from {{ ref('int_high_water_mark') }}
 ),
 
-recent as (
+fresh as (
     select
-        activities.user_id as customer_id,
-        activities.activity_id,
-        activities.activity_type,
-        activities.activity_at,
-        activities.activity_date,
-        activities.device_type,
-        {{ json_object_without_nulls([
+        cast(activities.user_id as string) as customer_id,
+        cast(activities.activity_id as string) as activity_id,
+        cast(activities.activity_type as string) as activity_type,
+        cast(activities.activity_at as {{ type_timestamptz() }}) as activity_at,
+        cast(activities.activity_date as date) as activity_date,
+        cast(
+            upper(left(activities.activity_type, 1)) || replace(substr(activities.activity_type, 2), '_', ' ')
+            as string
+        ) as description,
+        cast(activities.device_type as string) as device_type,
+        cast({{ json_object_without_nulls([
             ('bookingId', 'activities.booking_id'),
             ('paymentId', 'activities.payment_id'),
             ('amount', 'cast(activities.amount as double)'),
@@ -26,27 +55,70 @@ recent as (
             ('serviceType', 'activities.service_type'),
             ('petId', 'activities.pet_id'),
             ('species', json_text(json_parse('activities.metadata'), 'species')),
-        ]) }} as metadata,
-        row_number() over (
-            partition by activities.user_id
-            order by activities.activity_at desc, activities.activity_id desc
-        ) as recency_rank
+        ]) }} as string) as metadata
     from {{ ref('stg_petpro__activities') }} as activities
     inner join {{ ref('int_customers') }} as customers on activities.user_id = customers.customer_id
     cross join hwm
     where activities.activity_date > hwm.high_water_date - {{ var('activity_log_days') }}
-    {{- activity_log_partition_filter() }}
+        {{- activity_log_partition_filter() }}
+        {%- if windowed %}
+            {{- activity_window_filter(window, 'activities.activity_date', 'activities.partition_date') }}
+        {%- endif %}
+),
+
+candidates as (
+    select
+        fresh.customer_id,
+        fresh.activity_id,
+        fresh.activity_type,
+        fresh.activity_at,
+        fresh.activity_date,
+        fresh.description,
+        fresh.device_type,
+        fresh.metadata
+    from fresh
+    {%- if windowed %}
+        union all
+        -- What the pre-hook left of the customers the window touched: outside the window, inside the 90 days.
+        select
+            held.customer_id,
+            held.activity_id,
+            held.activity_type,
+            held.activity_at,
+            held.activity_date,
+            held.description,
+            held.device_type,
+            held.metadata
+        from {{ this }} as held
+        where held.customer_id in (select touched.customer_id from fresh as touched)
+    {%- endif %}
+),
+
+ranked as (
+    select
+        candidates.customer_id,
+        candidates.activity_id,
+        candidates.activity_type,
+        candidates.activity_at,
+        candidates.activity_date,
+        candidates.description,
+        candidates.device_type,
+        candidates.metadata,
+        row_number() over (
+            partition by candidates.customer_id
+            order by candidates.activity_at desc, candidates.activity_id desc
+        ) as recency_rank
+    from candidates
 )
 
 select
-    cast(recent.customer_id as string) as customer_id,
-    cast(recent.activity_id as string) as activity_id,
-    cast(recent.activity_type as string) as activity_type,
-    cast(recent.activity_at as {{ type_timestamptz() }}) as activity_at,
-    cast(recent.activity_date as date) as activity_date,
-    cast(upper(left(recent.activity_type, 1)) || replace(substr(recent.activity_type, 2), '_', ' ') as string)
-        as description,
-    cast(recent.device_type as string) as device_type,
-    cast(recent.metadata as string) as metadata
-from recent
-where recent.recency_rank <= {{ var('activity_log_per_customer') }}
+    ranked.customer_id,
+    ranked.activity_id,
+    ranked.activity_type,
+    ranked.activity_at,
+    ranked.activity_date,
+    ranked.description,
+    ranked.device_type,
+    ranked.metadata
+from ranked
+where ranked.recency_rank <= {{ var('activity_log_per_customer') }}
