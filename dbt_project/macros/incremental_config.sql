@@ -1,6 +1,7 @@
 {#-
     The one config of the customer x activity-date facts (int_customer_daily_activity,
-    int_customer_hourly_activity, int_customer_active_days, mart_customer_activity_daily):
+    int_customer_hourly_activity, int_customer_active_days, int_customer_signup_day_activity,
+    mart_customer_activity_daily):
     each run deletes and re-inserts its window of activity dates (incremental_window macro),
     fails on a schema change instead of drifting, and drops customers erased from the source
     since earlier runs. Called at the top of each model instead of repeating config().

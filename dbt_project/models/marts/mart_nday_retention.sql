@@ -2,11 +2,12 @@
     Weekly signup cohorts, Amplitude-style rolling days: day N retained = any activity in the
     24-hour window [signup + N*24h, signup + (N+1)*24h). A customer counts for day N only once
     that window has fully elapsed before the high-water mark. Arithmetic on epoch
-    microseconds keeps the windows 24 hours long across DST changes.
+    microseconds keeps the windows 24 hours long across DST changes. Which customers were
+    active on which day N comes from the incremental fact int_customer_signup_day_activity
+    (built from the night's window of activities only), not from a scan of every activity.
 -#}
-{%- set day_ns = [1, 7, 14, 30, 60, 90] %}
-{%- set day_us = 86400000000 %}
-{%- set activity_us = epoch_microseconds('activities.activity_at') %}
+{%- set day_ns = nday_retention_days() %}
+{%- set day_us = nday_day_microseconds() %}
 
 with customers as (
     select
@@ -35,13 +36,9 @@ eligible as (
 
 active_days as (
     select distinct
-        activities.user_id as customer_id,
-        cast(floor(({{ activity_us }} - customers.signup_us) / {{ day_us }}) as integer) as day_n
-    from {{ ref('stg_petpro__activities') }} as activities
-    inner join customers on activities.user_id = customers.customer_id
-    where
-        {{ activity_us }} >= customers.signup_us + {{ day_us }}
-        and {{ activity_us }} < customers.signup_us + {{ day_ns | max + 1 }} * {{ day_us }}
+        signup_days.customer_id,
+        signup_days.day_n
+    from {{ ref('int_customer_signup_day_activity') }} as signup_days
 )
 
 select
