@@ -14,6 +14,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from predictions import recommend_model as rm
 from predictions.recommend_data import RecommendData
@@ -140,3 +141,20 @@ def test_merge_applies_the_ranking_rules_in_order(data: RecommendData) -> None:
         assert got.reason[r].tolist() == reason + [-1] * pad, row
     assert excluded_cells > 0  # the exclusion rule was exercised
     assert (got.reason == 0).any() and (got.reason == 1).any() and (got.reason == 2).any()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])  # item-item scores are float64
+def test_top_sparse_takes_the_best_allowed_positive_items_ties_by_item(dtype: type) -> None:
+    rng = np.random.default_rng(5)
+    # Few distinct values, so ties are common; zeros and negatives are never offered.
+    dense = rng.choice([0.0, 0.0, -0.5, 0.25, 0.5, 1.5, 3.0], size=(300, 90)).astype(dtype)
+    allowed = np.sort(rng.choice(90, size=60, replace=False))
+    ids, scores = rm._top_sparse(sp.csr_matrix(dense), allowed, 12)
+    for row in range(dense.shape[0]):
+        best = sorted(
+            (col for col in allowed.tolist() if dense[row, col] > 0),
+            key=lambda col: (-dense[row, col], col),
+        )[:12]
+        pad = 12 - len(best)
+        assert ids[row].tolist() == best + [-1] * pad
+        assert scores[row].tolist() == [float(dense[row, col]) for col in best] + [0.0] * pad
