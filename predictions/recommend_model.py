@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import scipy.sparse as sp
 
 from predictions.recommend_data import Bookings, RecommendData
@@ -74,12 +75,49 @@ def repeat_shares(bookings: Bookings, categories: np.ndarray) -> dict[str, float
     """Per category: share of bookings repeating a service booked in the previous RECENT_DAYS."""
     if bookings.size == 0:
         return {}
-    order = np.lexsort((bookings.day, bookings.service, bookings.customer))
-    c, s, d = bookings.customer[order], bookings.service[order], bookings.day[order]
+    n_s = categories.size
+    first_day = int(bookings.day.min())
+    span = int(bookings.day.max()) - first_day + 1
+    if (int(bookings.customer.max()) + 1) * n_s * span < 2**62:
+        # One int64 key (customer, service, day) sorts far faster than a three-key lexsort;
+        # equal keys are equal triples, so the result does not depend on their order.
+        key = np.sort(
+            (bookings.customer * n_s + bookings.service) * span + bookings.day - first_day
+        )
+        pair, d = np.divmod(key, span)
+        c, s = np.divmod(pair, n_s)
+    else:
+        order = np.lexsort((bookings.day, bookings.service, bookings.customer))
+        c, s, d = bookings.customer[order], bookings.service[order], bookings.day[order]
     same = np.zeros(c.size, dtype=bool)
     same[1:] = (c[1:] == c[:-1]) & (s[1:] == s[:-1]) & (d[1:] - d[:-1] <= RECENT_DAYS)
-    cat = categories[s]
-    return {str(k): float(same[cat == k].mean()) for k in np.unique(cat)}
+    # Categories as codes per service (names sorted as np.unique sorts them): counting by
+    # code is exact, and a mask per category over every booking is not needed.
+    names, code = unique_codes(categories)
+    cat = code[s]
+    n = np.bincount(cat, minlength=names.size)
+    repeats = np.bincount(cat[same], minlength=names.size)
+    # The count of a bool mean is exact in float64, so this is bit-equal to ``mask.mean()``.
+    return {str(names[k]): float(repeats[k] / n[k]) for k in np.flatnonzero(n)}
+
+
+def unique_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(values.astype(str), return_inverse=True)``, by hashing instead of sorting.
+
+    Sorting millions of Python strings is what made scoring slow; only the few distinct
+    values are sorted here (the same order as ``np.unique``).
+    """
+    try:
+        arr = pa.array(values, type=pa.string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return np.unique(np.asarray(values).astype(str), return_inverse=True)
+    if arr.null_count:
+        arr = arr.fill_null("None")  # what ``astype(str)`` makes of None
+    encoded = arr.dictionary_encode()
+    distinct = np.asarray(encoded.dictionary.to_numpy(zero_copy_only=False), dtype=object)
+    names, remap = np.unique(distinct.astype(str), return_inverse=True)
+    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.intp)
+    return names, remap.astype(np.intp)[codes]
 
 
 @dataclass
@@ -104,6 +142,14 @@ class Context:
     bookable_idx: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
 
 
+def _sorted_unique(keys: np.ndarray) -> np.ndarray:
+    """``np.unique`` of integer keys by one sort (numpy 2's hashing unique is slower here)."""
+    ordered = np.sort(keys)
+    first = np.ones(ordered.size, dtype=bool)
+    first[1:] = ordered[1:] != ordered[:-1]
+    return ordered[first]
+
+
 def _ranked(score: np.ndarray, allowed: np.ndarray, width: int) -> np.ndarray:
     """Indexes of the ``width`` best allowed entries (ties by index), -1 padded."""
     idx = np.flatnonzero(allowed)
@@ -116,14 +162,15 @@ def build_context(data: RecommendData, bookings: Bookings, asof_day: int) -> Con
     cust, cat = data.customers, data.catalogue
     n_c, n_s = cust.size, cat.size
     width = TOP_K + EXTRA
-    names, cat_index = np.unique(cat.category.astype(str), return_inverse=True)
+    names, cat_index = unique_codes(cat.category)
     matrix = interaction_matrix(bookings, n_c, n_s, asof_day)
     shares = repeat_shares(bookings.take(bookings.day > asof_day - 365), cat.category)
     repeat = frozenset(k for k, v in shares.items() if v >= REPEAT_SHARE)
     recent = bookings.take(bookings.day > asof_day - RECENT_DAYS)
-    no_repeat = ~np.isin(cat.category[recent.service].astype(str), list(repeat))
-    excluded = np.unique(recent.customer[no_repeat] * n_s + recent.service[no_repeat])
-    history = np.unique(bookings.customer.astype(np.int64) * n_s + bookings.service)
+    service_repeats = np.isin(names, list(repeat))[cat_index]  # per service, not per booking
+    no_repeat = ~service_repeats[recent.service]
+    excluded = _sorted_unique(recent.customer[no_repeat] * n_s + recent.service[no_repeat])
+    history = _sorted_unique(bookings.customer.astype(np.int64) * n_s + bookings.service)
 
     last_cat = np.full(n_c, -1, dtype=np.int64)
     last_cat[bookings.customer] = cat_index[bookings.service]  # time order: the last stays
@@ -138,16 +185,29 @@ def build_context(data: RecommendData, bookings: Bookings, asof_day: int) -> Con
 
     # Popularity groups: (city, country, species) of each customer; counts of the window's
     # bookings by (customer city, booked pet's species) and by customer country.
-    keys = np.array(
-        [f"{c}\x1f{k}\x1f{'/'.join(s)}" for c, k, s in
-         zip(cust.city, cust.country, cust.species, strict=True)], dtype=object,
-    )  # fmt: skip
-    group_keys, first_of_group, group = np.unique(
-        keys.astype(str), return_index=True, return_inverse=True
+    city_names, city_code = unique_codes(cust.city)
+    country_names, country_code = unique_codes(cust.country)
+    species_text, species_set = unique_codes(
+        np.array(["/".join(s) for s in cust.species], dtype=object)
     )
-    city_names, city_code = np.unique(cust.city.astype(str), return_inverse=True)
-    country_names, country_code = np.unique(cust.country.astype(str), return_inverse=True)
-    species_names, species_code = np.unique(window.pet_species.astype(str), return_inverse=True)
+    # The group key is the string city \x1f country \x1f species: built for the distinct
+    # (city, country, species) codes only, then numbered in the string order np.unique gives.
+    combo = (city_code * country_names.size + country_code) * species_text.size + species_set
+    combos, combo_first, combo_of = np.unique(combo, return_index=True, return_inverse=True)
+    n_cs = country_names.size * species_text.size
+    combo_keys = np.array(
+        [
+            f"{city_names[k // n_cs]}\x1f{country_names[k // species_text.size % country_names.size]}"
+            f"\x1f{species_text[k % species_text.size]}"
+            for k in combos.tolist()
+        ],
+        dtype=str,
+    )
+    group_keys, combo_group = np.unique(combo_keys, return_inverse=True)
+    group = combo_group.astype(np.intp)[combo_of]
+    first_of_group = np.full(group_keys.size, cust.size, dtype=np.intp)
+    np.minimum.at(first_of_group, combo_group, combo_first)
+    species_names, species_code = unique_codes(window.pet_species)
     n_city, n_sp = city_names.size, species_names.size
     b_city = city_code[window.customer]
     by_city_species = (
@@ -170,16 +230,27 @@ def build_context(data: RecommendData, bookings: Bookings, asof_day: int) -> Con
     nearby = np.full((group_keys.size, width), -1, dtype=np.int64)
     nearby_score = np.zeros((group_keys.size, width))
     idx = np.flatnonzero(bookable)
+    # The order is lexicographic: city + species, then city, then country, then everywhere,
+    # then index. All but the first key depend on (city, country) only, so that order is
+    # sorted once per place; a group then sorts only its services with own bookings (own
+    # counts are >= 0, so those come first) and fills up from the place's order.
+    by_place: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
     for g, row in enumerate(first_of_group):
-        ci, ki = city_code[row], country_code[row]
+        ci, ki = int(city_code[row]), int(country_code[row])
         wanted = [species_index[x] for x in cust.species[row] if x in species_index]
         own = by_city_species[ci, wanted].sum(axis=0) if wanted else by_city[ci]
-        # Lexicographic: city + species, then city, then country, then everywhere.
-        order = idx[
-            np.lexsort(
-                (idx, -popular_count[idx], -by_country[ki, idx], -by_city[ci, idx], -own[idx])
-            )
-        ][:width]
+        if (ci, ki) not in by_place:
+            place = idx[
+                np.lexsort((idx, -popular_count[idx], -by_country[ki, idx], -by_city[ci, idx]))
+            ]
+            rank_in_place = np.empty(n_s, dtype=np.int64)
+            rank_in_place[place] = np.arange(place.size)
+            by_place[(ci, ki)] = place, rank_in_place
+        place, rank_in_place = by_place[(ci, ki)]
+        mine = place[own[place] > 0]
+        mine = mine[np.lexsort((rank_in_place[mine], -own[mine]))][:width]
+        rest = place[own[place] <= 0][: width - mine.size]
+        order = np.concatenate([mine, rest])
         nearby[g, : order.size] = order
         nearby_score[g, : order.size] = own[order] / max(own.sum(), 1.0)
     return Context(
@@ -251,6 +322,14 @@ class Ranking:
     warm: np.ndarray | None = None  # per row: the model ranked it (else cold start)
 
 
+def _in_sorted(values: np.ndarray, sorted_unique: np.ndarray) -> np.ndarray:
+    """``np.isin(values, sorted_unique)`` for a sorted key array: a binary search per value."""
+    if sorted_unique.size == 0:
+        return np.zeros(values.shape, dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_unique, values), sorted_unique.size - 1)
+    return sorted_unique[at] == values
+
+
 def _merge(
     ctx: Context,
     rows: np.ndarray,
@@ -260,6 +339,10 @@ def _merge(
 ) -> Ranking:
     """Apply the ranking rules to candidates (model's first), fill from popularity nearby."""
     n_s = ctx.data.catalogue.size
+    # Candidate columns empty in every row (all of them on the cold-start path) cannot
+    # change the result: drop them before the per-cell work.
+    live = from_model.any(axis=0)
+    cand, cand_score, from_model = cand[:, live], cand_score[:, live], from_model[:, live]
     fill = ctx.nearby[ctx.group[rows]]
     fill_score = ctx.nearby_score[ctx.group[rows]]
     svc = np.concatenate([cand, fill], axis=1)
@@ -269,22 +352,36 @@ def _merge(
     bookable = np.zeros(n_s + 1, dtype=bool)
     bookable[ctx.bookable_idx] = True
     valid = (svc >= 0) & bookable[np.where(svc >= 0, svc, n_s)]
-    valid &= ~np.isin(keys, ctx.excluded_keys)
-    # First occurrence per (row, service) only.
-    flat = np.where(valid, keys, -1 - np.arange(keys.size).reshape(keys.shape))
-    _, first = np.unique(flat.ravel(), return_index=True)
-    keep = np.zeros(keys.size, dtype=bool)
-    keep[first] = True
-    valid &= keep.reshape(keys.shape)
-    order = np.argsort(~valid, axis=1, kind="stable")[:, :TOP_K]
-    take = np.take_along_axis
-    ok = take(valid, order, 1)
-    out_svc = np.where(ok, take(svc, order, 1), -1)
-    out_score = np.where(ok, take(score, order, 1), 0.0)
-    booked = np.isin(
+    valid &= ~_in_sorted(keys, ctx.excluded_keys)
+    # First occurrence per (row, service) only: a stable sort within each row puts equal
+    # services side by side, earliest column first (invalid cells get distinct values).
+    width = svc.shape[1]
+    cols = np.broadcast_to(np.arange(width), svc.shape)
+    marked = np.where(valid, svc, n_s + cols)
+    by_service = np.argsort(marked, axis=1, kind="stable")
+    in_order = np.take_along_axis(marked, by_service, 1)
+    repeated = np.zeros(svc.shape, dtype=bool)
+    repeated[:, 1:] = in_order[:, 1:] == in_order[:, :-1]
+    later = np.zeros(svc.shape, dtype=bool)
+    np.put_along_axis(later, by_service, repeated, 1)
+    valid &= ~later
+    # The first TOP_K valid cells of each row, in column order (a stable sort of ~valid).
+    slot = np.cumsum(valid, axis=1) - 1
+    put = valid & (slot < TOP_K)
+    r_idx, c_idx = np.nonzero(put)
+    s_idx = slot[put]
+    out_svc = np.full((rows.size, TOP_K), -1, dtype=svc.dtype)
+    out_score = np.zeros((rows.size, TOP_K), dtype=score.dtype)
+    out_model = np.zeros((rows.size, TOP_K), dtype=bool)
+    ok = np.zeros((rows.size, TOP_K), dtype=bool)
+    out_svc[r_idx, s_idx] = svc[r_idx, c_idx]
+    out_score[r_idx, s_idx] = score[r_idx, c_idx]
+    out_model[r_idx, s_idx] = model_col[r_idx, c_idx]
+    ok[r_idx, s_idx] = True
+    booked = _in_sorted(
         rows[:, None].astype(np.int64) * n_s + np.maximum(out_svc, 0), ctx.history_keys
     )
-    reason = np.where(take(model_col, order, 1), np.where(booked, 0, 1), 2).astype(np.int8)
+    reason = np.where(out_model, np.where(booked, 0, 1), 2).astype(np.int8)
     reason = np.where(ok, reason, -1).astype(np.int8)
     return Ranking(rows, out_svc, out_score, reason)
 
@@ -298,8 +395,23 @@ def _top_sparse(
     mask[allowed] = True
     keep = mask[coo.col] & (coo.data > 0)
     r, c, d = coo.row[keep], coo.col[keep], coo.data[keep]
-    order = np.lexsort((c, -d, r))  # per row: best score first, ties by item
-    r, c, d = r[order], c[order], d[order]
+    # Per row: best score first, ties by item. The distinct scores are numbered best first,
+    # so (row, score number, item) packs into one int64 key: one sort instead of a
+    # three-key lexsort (about 1.7x faster on ten million scores).
+    values, number = np.unique(-d, return_inverse=True)
+    r_bits = int(scores.shape[0] - 1).bit_length()
+    v_bits = int(max(values.size - 1, 0)).bit_length()
+    c_bits = int(scores.shape[1] - 1).bit_length()
+    if r_bits + v_bits + c_bits <= 63:
+        key = (r.astype(np.int64) << (v_bits + c_bits)) | (number.astype(np.int64) << c_bits)
+        key |= c.astype(np.int64)
+        key.sort()
+        r = key >> (v_bits + c_bits)
+        c = key & ((1 << c_bits) - 1)
+        d = -values[(key >> c_bits) & ((1 << v_bits) - 1)]
+    else:
+        order = np.lexsort((c, -d, r))
+        r, c, d = r[order], c[order], d[order]
     pos = np.arange(r.size) - np.searchsorted(r, r, side="left")
     sel = pos < n
     ids = np.full((scores.shape[0], n), -1, dtype=np.int64)

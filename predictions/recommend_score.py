@@ -124,21 +124,38 @@ def recommendations_table(scored: Scored) -> pa.Table:
     warm = r.warm if r.warm is not None else np.zeros(r.customers.size, dtype=bool)
     n = svc.size
     version = scored.version.version if scored.version else None
+    # Strings are taken from Arrow arrays by index: numpy ``astype(str)`` of object arrays
+    # copied every UUID into a fixed-width unicode array first.
+    customer_rows = r.customers[row_idx]
     return pa.table(
         {
-            "customer_id": scored.data.customers.ids[r.customers[row_idx]].astype(str),
+            "customer_id": _strings(scored.data.customers.ids).take(customer_rows),
             "rank": (col_idx + 1).astype(np.int32),
-            "service_id": cat.ids[svc].astype(str),
-            "vendor_id": pa.array(cat.vendor_id[svc], type=pa.string()),
-            "service_category": cat.category[svc].astype(str),
+            "service_id": _strings(cat.ids).take(svc),
+            "vendor_id": pa.array(cat.vendor_id, type=pa.string()).take(svc),
+            "service_category": _strings(cat.category).take(svc),
             "score": np.round(r.score[ok].astype(float), 6),
-            "reason": np.array(rm.REASONS, dtype=object)[r.reason[ok]].astype(str),
-            "path": np.where(warm[row_idx], "model", "cold_start").astype(str),
-            "model_version": pa.array([version] * n, type=pa.string()),
-            "model_candidate": pa.array([scored.candidate] * n, type=pa.string()),
+            "reason": pa.array(rm.REASONS, type=pa.string()).take(r.reason[ok]),
+            "path": pa.array(["cold_start", "model"], type=pa.string()).take(
+                warm[row_idx].astype(np.int8)
+            ),
+            "model_version": pa.nulls(n, pa.string())
+            if version is None
+            else pa.repeat(pa.scalar(version, pa.string()), n),
+            "model_candidate": pa.nulls(n, pa.string())
+            if scored.candidate is None
+            else pa.repeat(pa.scalar(scored.candidate, pa.string()), n),
         },
         schema=RECOMMENDATIONS_SCHEMA,
     )
+
+
+def _strings(values: np.ndarray) -> pa.Array:
+    """``values.astype(str)`` as an Arrow string array (None becomes "None", as there)."""
+    try:
+        return pa.array(values, type=pa.string()).fill_null("None")
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pa.array(np.asarray(values).astype(str), type=pa.string())
 
 
 def by_city_table(scored: Scored, recommendations: pa.Table) -> pa.Table:
@@ -149,13 +166,13 @@ def by_city_table(scored: Scored, recommendations: pa.Table) -> pa.Table:
     active = np.flatnonzero(cust.active)
     people = pa.table(
         {
-            "customer_id": cust.ids[active].astype(str),
-            "country": cust.country[active].astype(str),
-            "city": cust.city[active].astype(str),
+            "customer_id": _strings(cust.ids).take(active),
+            "country": _strings(cust.country).take(active),
+            "city": _strings(cust.city).take(active),
         }
     )
     cat = scored.data.catalogue
-    services = pa.table({"service_id": cat.ids.astype(str), "vendor_city": cat.city.astype(str)})
+    services = pa.table({"service_id": _strings(cat.ids), "vendor_city": _strings(cat.city)})
     with duckdb.connect() as con:
         con.register("recs", recommendations)
         con.register("people", people)
