@@ -6,16 +6,24 @@ launcher per home (:func:`write_launcher`, ``$PETPRO_HOME/warehouse/bin/dbt``) t
 (:func:`warehouse.dbt.dbt_env`, the one definition) and runs this file, which asks the kernel
 to kill dbt when the step process dies (``PR_SET_PDEATHSIG``) and then becomes dbt. Without it
 a ``kill -9`` of a run would leave dbt writing ``build.duckdb`` after the run's lock was
-released, and the next run's dbt would fail on DuckDB's file lock. Run as a script, this file
+released, and the next run's dbt would fail on DuckDB's file lock. It also hands dbt the
+run's window: the bounds a step writes into its invocation's target folder
+(:data:`WINDOW_FILE`) become ``PETPRO_DBT_MIN_DATE``/``PETPRO_DBT_MAX_DATE`` (read by the
+macro ``window_bound``), because a window passed in ``--vars`` would make dbt re-parse the
+whole project every night. And it answers ``dbt --version`` itself (:func:`version_text`):
+dagster-dbt asks it once per step process, and dbt's own answer costs a full dbt start plus a
+request to PyPI for the latest release, which a run must not make. Run as a script, this file
 imports only the standard library.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import signal
 import sys
+from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,6 +31,9 @@ if TYPE_CHECKING:
     from petpro.settings import Settings
 
 PR_SET_PDEATHSIG = 1
+# In the invocation's target folder (DBT_TARGET_PATH): {"min_date": "...", "max_date": "..."}.
+WINDOW_FILE = "run_window.json"
+WINDOW_ENV = {"min_date": "PETPRO_DBT_MIN_DATE", "max_date": "PETPRO_DBT_MAX_DATE"}
 
 
 def launcher_path(warehouse_dir: Path) -> Path:
@@ -64,12 +75,41 @@ def _die_with_parent() -> None:
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
+def window_env(environ: dict[str, str]) -> dict[str, str]:
+    """``environ`` with the window variables of this invocation's window file, and without
+    any inherited from elsewhere (no file: no window, dbt falls back to ``--vars``)."""
+    env = {key: value for key, value in environ.items() if key not in WINDOW_ENV.values()}
+    target = environ.get("DBT_TARGET_PATH")
+    if not target:
+        return env
+    try:
+        window = json.loads((Path(target) / WINDOW_FILE).read_text())
+    except FileNotFoundError:
+        return env
+    env.update({WINDOW_ENV[key]: str(value) for key, value in window.items() if key in WINDOW_ENV})
+    return env
+
+
+def version_text() -> str:
+    """What ``dbt --version`` prints, from the installed distributions, without the network."""
+    lines = ["Core:", f"  - installed: {metadata.version('dbt-core')}", "", "Plugins:"]
+    for plugin in ("duckdb", "spark"):
+        try:
+            lines.append(f"  - {plugin}: {metadata.version(f'dbt-{plugin}')}")
+        except metadata.PackageNotFoundError:
+            continue
+    return "\n".join(lines)
+
+
 def main(argv: list[str]) -> None:
     parent, dbt, *args = argv
+    if args == ["--version"]:
+        print(version_text())
+        return
     _die_with_parent()
     if os.getppid() != int(parent):  # the step died before the request took effect
         sys.exit("dbt not started: the process that asked for it is gone")
-    os.execv(dbt, [dbt, *args])
+    os.execve(dbt, [dbt, *args], window_env(dict(os.environ)))
 
 
 if __name__ == "__main__":

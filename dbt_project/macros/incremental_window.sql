@@ -2,12 +2,31 @@
 {#-
     The activity-date window an incremental model (re)builds, as SQL date literals.
 
-    - `--vars '{min_date: 2024-06-01, max_date: 2024-06-03}'`: [min_date - late_days, max_date];
+    - a run window (`window_bound`: the orchestrator's environment, or
+      `--vars '{min_date: 2024-06-01, max_date: 2024-06-03}'`): [min_date - late_days, max_date];
     - incremental run without vars: [max(activity_date) already in the table - late_days, open];
     - first build or --full-refresh: no window (everything).
     Returns a dict {start: 'date literal' | none, end: 'date literal' | none}; computed at
     compile time so that the hive partition filter is a constant DuckDB can prune on.
 -#}
+{#-
+    One bound of the run's window (`min_date` or `max_date`), or none. The orchestrator sets
+    it in the environment of the dbt process (PETPRO_DBT_MIN_DATE, PETPRO_DBT_MAX_DATE) rather
+    than in --vars: dbt re-parses the whole project whenever --vars differ from its last
+    parse's, and the window changes every run. Read only at execution (`execute`), so the
+    parse never records the variable and its nightly change never invalidates a partial parse.
+    Without it, `--vars` still works for a window chosen by hand.
+-#}
+{% macro window_bound(name) %}
+    {%- if execute -%}
+        {%- set value = env_var("PETPRO_DBT_" ~ (name | upper), "") -%}
+        {%- if value -%}
+            {{ return(value) }}
+        {%- endif -%}
+    {%- endif -%}
+    {{ return(var(name, none)) }}
+{% endmacro %}
+
 {% macro incremental_window(date_column="activity_date") %}
     {{ return(adapter.dispatch("incremental_window")(date_column)) }}
 {% endmacro %}
@@ -16,8 +35,10 @@
     {%- set late_days = var("late_days") | int -%}
     {%- set window = {"start": none, "end": none} -%}
     {%- if is_incremental() -%}
-        {%- if var("min_date", none) is not none -%}
-            {%- do window.update({"start": "(date '" ~ var("min_date") ~ "' - " ~ late_days ~ ")"}) -%}
+        {%- set min_date = window_bound("min_date") -%}
+        {%- set max_date = window_bound("max_date") -%}
+        {%- if min_date is not none -%}
+            {%- do window.update({"start": "(date '" ~ min_date ~ "' - " ~ late_days ~ ")"}) -%}
         {%- elif execute -%}
             {%- set result = run_query("select max(" ~ date_column ~ ") from " ~ this) -%}
             {%- set latest = result.columns[0].values()[0] -%}
@@ -25,8 +46,8 @@
                 {%- do window.update({"start": "(date '" ~ latest ~ "' - " ~ late_days ~ ")"}) -%}
             {%- endif -%}
         {%- endif -%}
-        {%- if var("max_date", none) is not none -%}
-            {%- do window.update({"end": "date '" ~ var("max_date") ~ "'"}) -%}
+        {%- if max_date is not none -%}
+            {%- do window.update({"end": "date '" ~ max_date ~ "'"}) -%}
         {%- endif -%}
     {%- endif -%}
     {{ return(window) }}

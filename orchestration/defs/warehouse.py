@@ -6,13 +6,15 @@ and a plain set, and the ``dbt`` resource.
   marts → report files; a source without a raw asset is a definition error (no orphans).
   Groups follow the dbt folder (``staging``, ``intermediate``, ``marts``).
 - Incremental models (``config.materialized:incremental``) are partitioned by business day:
-  the run's partition window goes to dbt as ``--vars '{min_date, max_date, late_days}'``
-  (widened to the days the ingestion of the same run touched; dbt pads the start by
-  ``late_days`` for late events). Everything else is one unpartitioned set. Dagster splits the
-  unpartitioned set around the incremental models when both run in one job. Every dbt step
-  of a nightly or intraday run gets the same vars plus ``test_window``, so the tests of the
+  the run's partition window (``min_date``, ``max_date``, widened to the days the ingestion of
+  the same run touched; dbt pads the start by ``late_days`` for late events) goes to dbt
+  through the invocation's window file, not ``--vars`` (:mod:`orchestration.dbt_launcher`):
+  dbt re-parses the whole project whenever its vars change, and the window changes every
+  run. Everything else is one unpartitioned set. Dagster splits the unpartitioned set around
+  the incremental models when both run in one job. Every dbt step of a nightly or intraday
+  run gets the same window and vars (``late_days``, ``test_window``), so the tests of the
   activity log and of the delete+insert facts check only the days the run rebuilt
-  (:func:`run_vars`); a full rebuild tests every row.
+  (:func:`run_window`); a full rebuild tests every row.
 - Every dbt test is an asset check; error-severity tests are blocking, so a failing test
   stops everything downstream, the publication included.
 - ``dbt build`` runs under the build-writer lock (:mod:`orchestration.locks`), which dies with
@@ -49,7 +51,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from orchestration.dbt_launcher import write_launcher
+from orchestration.dbt_launcher import WINDOW_FILE, write_launcher
 from orchestration.defs.ingestion import raw_key, source_tables
 from orchestration.locks import WAITING, LockTimeoutError, build_writer_lock
 from orchestration.manifest import (
@@ -182,35 +184,34 @@ def _partition_dates(context: AssetExecutionContext) -> tuple[date, date] | None
     return dates
 
 
-def run_vars(context: AssetExecutionContext, settings: Settings) -> dict[str, Any]:
-    """The dbt ``--vars`` of every dbt step of a run: the same in all three, so that the
-    steps after the first reuse its parse (:func:`_run_dbt`).
+def run_window(
+    context: AssetExecutionContext, settings: Settings
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The dbt ``--vars`` and the window of every dbt step of a run: the same in all three.
 
-    A full rebuild passes ``late_days`` only. A nightly or intraday run passes its partition
-    window widened to the days its ingestion touched (``min_date``/``max_date``: what the
-    incremental models delete and insert again, padded by ``late_days``) and ``test_window``:
-    the tests of models marked ``meta.test_window`` check those days only
+    A full rebuild passes ``late_days`` only and no window. A nightly or intraday run passes
+    its partition window widened to the days its ingestion touched (``min_date``/``max_date``:
+    what the incremental models delete and insert again, padded by ``late_days``) and the var
+    ``test_window``: the tests of models marked ``meta.test_window`` check those days only
     (``macros/tests/test_window.sql``). A run with no partition passes ``late_days`` only (the
-    incremental models then follow their own high-water mark, and everything is tested)."""
+    incremental models then follow their own high-water mark, and everything is tested).
+    The vars are constant from night to night, so every step reuses the last parse made with
+    them (:func:`_run_dbt`); the window, which changes, does not go through them."""
     dbt_vars: dict[str, Any] = {"late_days": settings.late_days}
     if is_full(context.run.tags):
-        return dbt_vars
+        return dbt_vars, {}
     partition = _partition_dates(context)
     if partition is None:
-        return dbt_vars
+        return dbt_vars, {}
     first, last = dbt_window(partition, _touched_window(context))
-    return {
-        "min_date": first.isoformat(),
-        "max_date": last.isoformat(),
-        **dbt_vars,
-        "test_window": True,
-    }
+    window = {"min_date": first.isoformat(), "max_date": last.isoformat()}
+    return {**dbt_vars, "test_window": True}, window
 
 
 def _parse_cache(base: Path, dbt_vars: Mapping[str, Any]) -> Path:
     """Where the partial parse made with these vars is kept. dbt re-parses the whole project
-    when the vars differ from those of the parse it starts from, so the first step of a run
-    pays that once and the next steps start from its result."""
+    when the vars differ from those of the parse it starts from; the vars of a kind of run
+    (full, nightly) never change, so each kind starts from the previous run's parse."""
     digest = hashlib.sha256(json.dumps(dbt_vars, sort_keys=True).encode()).hexdigest()[:16]
     return base / f"partial_parse-{digest}.msgpack"
 
@@ -250,9 +251,9 @@ def _run_dbt(
     """The one place a dbt invocation is built and run (vars, lock, target folder, flags)."""
     settings = petpro.settings()
     ensure_partial_parse(settings)
-    dbt_vars = run_vars(context, settings)
-    if "min_date" in dbt_vars:
-        context.log.info(f"dbt window {dbt_vars}")
+    dbt_vars, window = run_window(context, settings)
+    if window:
+        context.log.info(f"dbt window {window}, vars {dbt_vars}")
     args = [*args, "--vars", json.dumps(dbt_vars)]
     if is_full(context.run.tags):
         args = [*args, "--full-refresh"]
@@ -265,6 +266,8 @@ def _run_dbt(
         / f"{context.op_execution_context.op.name}-{context.run.run_id[:8]}-{uuid.uuid4().hex[:7]}"
     )
     target.mkdir(parents=True)
+    if window:
+        (target / WINDOW_FILE).write_text(json.dumps(window))
     # dbt re-parses only what changed since this home's last parse with the same vars.
     cached = _parse_cache(base, dbt_vars)
     seed = cached if cached.exists() else base / "partial_parse.msgpack"

@@ -140,30 +140,41 @@ def test_incremental_publication_equals_full_rebuild(
 
 
 def test_nightly_dbt_steps_share_one_window_and_one_parse(pipeline: Pipeline) -> None:
-    """Every dbt step of a nightly run gets the same vars with the test window (so the
-    activity log's tests read the rebuilt days only), and only the first step re-parses."""
+    """Every dbt step of a nightly run gets the same window and vars with the test window (so
+    the activity log's tests read the rebuilt days only), and the window moving from one
+    night to the next does not make dbt re-parse: no step of the second night does."""
     base = pipeline.settings.warehouse_dir / "dagster_dbt"
-    run = pipeline.second.run_id[:8]
     steps = ("dbt_upstream_models", "dbt_incremental_models", "dbt_models")
-    dirs = {step: next(base.glob(f"{step}-{run}-*")) for step in steps}
+
+    def step_dirs(run: RunSummary) -> dict[str, Path]:
+        return {step: next(base.glob(f"{step}-{run.run_id[:8]}-*")) for step in steps}
+
+    dirs = step_dirs(pipeline.second)
     seen = {
-        step: json.loads((d / "run_results.json").read_text())["args"]["vars"]
+        step: (
+            json.loads((d / "run_results.json").read_text())["args"]["vars"],
+            json.loads((d / "run_window.json").read_text()),
+        )
         for step, d in dirs.items()
     }
     day = (pipeline.source.end + timedelta(days=1)).isoformat()
-    for step, dbt_vars in seen.items():
-        assert dbt_vars == seen["dbt_upstream_models"], step
-    assert seen["dbt_models"]["test_window"] is True
-    assert seen["dbt_models"]["max_date"] >= day >= seen["dbt_models"]["min_date"]
+    for step, got in seen.items():
+        assert got == seen["dbt_upstream_models"], step
+    dbt_vars, window = seen["dbt_models"]
+    assert dbt_vars["test_window"] is True and "min_date" not in dbt_vars
+    assert window["max_date"] >= day >= window["min_date"]
     compiled = next(
         dirs["dbt_upstream_models"].rglob("unique_stg_petpro__activities_activity_id.sql")
     )
-    assert f"activity_date >= (date '{seen['dbt_models']['min_date']}' - " in compiled.read_text()
-    # dbt re-parses the whole project when the vars change: the first step does, once.
-    for step in steps[1:]:
-        log = (dirs[step] / "dbt.log").read_text()
-        assert "Unable to do partial parsing" not in log, step
-    first_log = (dirs["dbt_upstream_models"] / "dbt.log").read_text()
+    assert f"activity_date >= (date '{window['min_date']}' - " in compiled.read_text()
+    # The first night's window differs, yet the second night starts from its parse.
+    first_window = json.loads(
+        (step_dirs(pipeline.first)["dbt_models"] / "run_window.json").read_text()
+    )
+    assert first_window != window
+    for step, d in dirs.items():
+        assert "Unable to do partial parsing" not in (d / "dbt.log").read_text(), step
+    first_log = (step_dirs(pipeline.first)["dbt_upstream_models"] / "dbt.log").read_text()
     assert "Unable to do partial parsing" in first_log, "the check above proves nothing"
 
 

@@ -3,8 +3,9 @@
 
     dbt wraps the model of every generic test in get_where_subquery (dbt's own macro, which
     applies the test's `where` config); this project's version adds the *test window* when
-    the run asks for it with `--vars '{test_window: true, min_date: ..., late_days: ...}'`
-    (the nightly and intraday refreshes do, see orchestration/defs/warehouse.py): a test on a
+    the run asks for it with `--vars '{test_window: true, late_days: ...}'` and a run window
+    (macro window_bound; the nightly and intraday refreshes pass both, see
+    orchestration/defs/warehouse.py): a test on a
     model whose `config.meta.test_window` names its date column then reads only the rows
     dated from min_date - late_days on, i.e. exactly the days the incremental models deleted
     and inserted again (macro incremental_window). Without the var (full rebuild, a
@@ -37,7 +38,8 @@
 
 {#- The window condition for a test on `relation`, or '' when the whole model is tested. -#}
 {% macro test_window_condition(relation) -%}
-    {%- if not execute or not var('test_window', false) or var('min_date', none) is none -%}
+    {%- set min_date = window_bound('min_date') -%}
+    {%- if not execute or not var('test_window', false) or min_date is none -%}
         {%- do return('') -%}
     {%- endif -%}
     {%- if ((model.test_metadata or {}).name or '') == 'relationships' -%}
@@ -52,7 +54,7 @@
     {%- if not found.spec -%}
         {%- do return('') -%}
     {%- endif -%}
-    {%- set start = "(date '" ~ var('min_date') ~ "' - " ~ (var('late_days') | int) ~ ")" -%}
+    {%- set start = "(date '" ~ min_date ~ "' - " ~ (var('late_days') | int) ~ ")" -%}
     {%- set condition = found.spec.date_column ~ " >= " ~ start -%}
     {%- if found.spec.partition_column -%}
         {#- The hive partition value, padded a day like activity_window_filter, lets DuckDB skip files. -#}
