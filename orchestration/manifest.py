@@ -11,11 +11,13 @@ import with a fresh manifest costs a few ``stat`` calls, never a parse.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from petpro.errors import PetProError
 from petpro.settings import Settings, get_settings
@@ -47,15 +49,25 @@ def dagster_dbt_target(settings: Settings) -> Path:
     return settings.warehouse_dir / "dagster_dbt"
 
 
+def dbt_run_vars(settings: Settings) -> dict[str, Any]:
+    """The ``--vars`` of every dbt invocation of a Dagster run, whatever the kind of run: dbt
+    re-parses the whole project when the vars differ from those of the parse it starts from,
+    so they are the same for full, nightly and intraday runs, and nothing that changes from run
+    to run is among them (the window goes through the launcher, :mod:`orchestration.dbt_launcher`).
+    ``test_window`` narrows the tests only when there is a window (macro test_window)."""
+    return {"late_days": settings.late_days, "test_window": True}
+
+
 def ensure_partial_parse(settings: Settings) -> None:
     """Seed ``partial_parse.msgpack`` in the dagster-dbt target folder of this home, which
     dagster-dbt copies into every invocation's folder: dbt then re-parses only what changed
-    instead of the whole project on every step."""
+    instead of the whole project on every step. Parsed with the runs' vars, so that even the
+    first step after a change of the project only re-parses the changed files."""
     target = dagster_dbt_target(settings)
     msgpack = target / "partial_parse.msgpack"
     if msgpack.exists() and not _older_than_project(msgpack, settings):
         return
-    _run_parse(settings, target)
+    _run_parse(settings, target, dbt_vars=dbt_run_vars(settings))
 
 
 def prune_invocation_dirs(settings: Settings, keep: int = 8) -> None:
@@ -118,7 +130,13 @@ def prepare_manifest(
     return path
 
 
-def _run_parse(settings: Settings, target: Path, env: Mapping[str, str] | None = None) -> None:
+def _run_parse(
+    settings: Settings,
+    target: Path,
+    env: Mapping[str, str] | None = None,
+    *,
+    dbt_vars: Mapping[str, Any] | None = None,
+) -> None:
     settings.home.mkdir(parents=True, exist_ok=True)
     proc = subprocess.run(
         [
@@ -131,6 +149,7 @@ def _run_parse(settings: Settings, target: Path, env: Mapping[str, str] | None =
             str(settings.dbt_project_dir),
             "--target-path",
             str(target),
+            *(["--vars", json.dumps(dict(dbt_vars))] if dbt_vars else []),
         ],
         cwd=settings.dbt_project_dir,
         env={**dbt_env(settings, artefacts=False), "DBT_LOG_PATH": str(target), **(env or {})},

@@ -11,10 +11,11 @@ and a plain set, and the ``dbt`` resource.
   through the invocation's window file, not ``--vars`` (:mod:`orchestration.dbt_launcher`):
   dbt re-parses the whole project whenever its vars change, and the window changes every
   run. Everything else is one unpartitioned set. Dagster splits the unpartitioned set around
-  the incremental models when both run in one job. Every dbt step of a nightly or intraday
-  run gets the same window and vars (``late_days``, ``test_window``), so the tests of the
-  activity log and of the delete+insert facts check only the days the run rebuilt
-  (:func:`run_window`); a full rebuild tests every row.
+  the incremental models when both run in one job. Every dbt step of every run gets the same
+  vars (``late_days``, ``test_window``); every step of a nightly or intraday run gets the
+  same window, so the tests of the activity log and of the delete+insert facts check only
+  the days the run rebuilt (:func:`run_window`); a full rebuild has no window and tests every
+  row.
 - Every dbt test is an asset check; error-severity tests are blocking, so a failing test
   stops everything downstream, the publication included.
 - ``dbt build`` runs under the build-writer lock (:mod:`orchestration.locks`), which dies with
@@ -56,6 +57,7 @@ from orchestration.defs.ingestion import raw_key, source_tables
 from orchestration.locks import WAITING, LockTimeoutError, build_writer_lock
 from orchestration.manifest import (
     dagster_dbt_target,
+    dbt_run_vars,
     ensure_partial_parse,
     prepare_manifest,
     prune_invocation_dirs,
@@ -184,34 +186,29 @@ def _partition_dates(context: AssetExecutionContext) -> tuple[date, date] | None
     return dates
 
 
-def run_window(
-    context: AssetExecutionContext, settings: Settings
-) -> tuple[dict[str, Any], dict[str, str]]:
-    """The dbt ``--vars`` and the window of every dbt step of a run: the same in all three.
+def run_window(context: AssetExecutionContext) -> dict[str, str]:
+    """The window of every dbt step of a run: the same in all three.
 
-    A full rebuild passes ``late_days`` only and no window. A nightly or intraday run passes
-    its partition window widened to the days its ingestion touched (``min_date``/``max_date``:
-    what the incremental models delete and insert again, padded by ``late_days``) and the var
-    ``test_window``: the tests of models marked ``meta.test_window`` check those days only
-    (``macros/tests/test_window.sql``). A run with no partition passes ``late_days`` only (the
-    incremental models then follow their own high-water mark, and everything is tested).
-    The vars are constant from night to night, so every step reuses the last parse made with
-    them (:func:`_run_dbt`); the window, which changes, does not go through them."""
-    dbt_vars: dict[str, Any] = {"late_days": settings.late_days}
+    A full rebuild has none. A nightly or intraday run has its partition window widened to
+    the days its ingestion touched (``min_date``/``max_date``: what the incremental models
+    delete and insert again, padded by ``late_days``); with the var ``test_window`` the tests
+    of models marked ``meta.test_window`` then check those days only
+    (``macros/tests/test_window.sql``). A run with no partition has none (the incremental
+    models then follow their own high-water mark, and everything is tested). The window goes
+    to dbt through the launcher, not ``--vars`` (:func:`orchestration.manifest.dbt_run_vars`)."""
     if is_full(context.run.tags):
-        return dbt_vars, {}
+        return {}
     partition = _partition_dates(context)
     if partition is None:
-        return dbt_vars, {}
+        return {}
     first, last = dbt_window(partition, _touched_window(context))
-    window = {"min_date": first.isoformat(), "max_date": last.isoformat()}
-    return {**dbt_vars, "test_window": True}, window
+    return {"min_date": first.isoformat(), "max_date": last.isoformat()}
 
 
 def _parse_cache(base: Path, dbt_vars: Mapping[str, Any]) -> Path:
-    """Where the partial parse made with these vars is kept. dbt re-parses the whole project
-    when the vars differ from those of the parse it starts from; the vars of a kind of run
-    (full, nightly) never change, so each kind starts from the previous run's parse."""
+    """Where the partial parse made with these vars is kept: every run starts from the last
+    run's parse (the vars never change, :func:`orchestration.manifest.dbt_run_vars`), and a
+    change of ``PETPRO_LATE_DAYS`` keeps its own."""
     digest = hashlib.sha256(json.dumps(dbt_vars, sort_keys=True).encode()).hexdigest()[:16]
     return base / f"partial_parse-{digest}.msgpack"
 
@@ -251,7 +248,7 @@ def _run_dbt(
     """The one place a dbt invocation is built and run (vars, lock, target folder, flags)."""
     settings = petpro.settings()
     ensure_partial_parse(settings)
-    dbt_vars, window = run_window(context, settings)
+    dbt_vars, window = dbt_run_vars(settings), run_window(context)
     if window:
         context.log.info(f"dbt window {window}, vars {dbt_vars}")
     args = [*args, "--vars", json.dumps(dbt_vars)]

@@ -142,7 +142,8 @@ def test_incremental_publication_equals_full_rebuild(
 def test_nightly_dbt_steps_share_one_window_and_one_parse(pipeline: Pipeline) -> None:
     """Every dbt step of a nightly run gets the same window and vars with the test window (so
     the activity log's tests read the rebuilt days only), and the window moving from one
-    night to the next does not make dbt re-parse: no step of the second night does."""
+    night to the next does not make dbt re-parse: every step of the second night starts
+    from a saved parse."""
     base = pipeline.settings.warehouse_dir / "dagster_dbt"
     steps = ("dbt_upstream_models", "dbt_incremental_models", "dbt_models")
 
@@ -167,15 +168,18 @@ def test_nightly_dbt_steps_share_one_window_and_one_parse(pipeline: Pipeline) ->
         dirs["dbt_upstream_models"].rglob("unique_stg_petpro__activities_activity_id.sql")
     )
     assert f"activity_date >= (date '{window['min_date']}' - " in compiled.read_text()
-    # The first night's window differs, yet the second night starts from its parse.
-    first_window = json.loads(
-        (step_dirs(pipeline.first)["dbt_models"] / "run_window.json").read_text()
-    )
+    # The first night's window differs, yet the second night starts from its parse: dbt
+    # logs "Partial parsing enabled" when it starts from a saved parse, "Unable to do partial
+    # parsing" when it re-parses everything.
+    first_dirs = step_dirs(pipeline.first)
+    first_window = json.loads((first_dirs["dbt_models"] / "run_window.json").read_text())
     assert first_window != window
+    first_vars = json.loads((first_dirs["dbt_models"] / "run_results.json").read_text())
+    assert first_vars["args"]["vars"] == dbt_vars
     for step, d in dirs.items():
-        assert "Unable to do partial parsing" not in (d / "dbt.log").read_text(), step
-    first_log = (step_dirs(pipeline.first)["dbt_upstream_models"] / "dbt.log").read_text()
-    assert "Unable to do partial parsing" in first_log, "the check above proves nothing"
+        log = (d / "dbt.log").read_text()
+        assert "Unable to do partial parsing" not in log, step
+        assert "Partial parsing enabled" in log, step
 
 
 READER = textwrap.dedent(
