@@ -8,8 +8,8 @@
     orchestration/defs/warehouse.py): a test on a
     model whose `config.meta.test_window` names its date column then reads only the rows
     dated from min_date - late_days on, i.e. exactly the days the incremental models deleted
-    and inserted again (macro incremental_window). Without the var (full rebuild, a
-    `dbt build` by hand) every row is tested, as before.
+    and inserted again (macro incremental_window). Without the var or without a window (a
+    full rebuild, a `dbt build` by hand) every row is tested, as before.
 
     Only models whose rows outside the window cannot change are marked: the activity log
     (immutable events, a day per partition) and the delete+insert-by-date facts. A duplicate
