@@ -10,16 +10,10 @@ a Dagster instance; the last ones pick the partition ``petpro refresh`` runs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 
 from dagster import DailyPartitionsDefinition
 
-from orchestration.tags import (
-    PARTITION_KEY_TAG,
-    PARTITION_RANGE_END_TAG,
-    PARTITION_RANGE_START_TAG,
-)
 from petpro.settings import Settings
 
 
@@ -48,20 +42,6 @@ def dbt_window(
     if touched is not None:
         first, last = min(first, touched[0]), max(last, touched[1])
     return first, last
-
-
-def run_partition_dates(tags: Mapping[str, str]) -> tuple[date, date] | None:
-    """First and last day of the partitions a run was launched for, read from its tags (one
-    partition, or Dagster's range tags of a single-run backfill); None for a run without
-    partitions. Steps of unpartitioned assets in a partitioned run see the run's window
-    this way (``context.partition_time_window`` exists only for partitioned assets)."""
-    start, end = tags.get(PARTITION_RANGE_START_TAG), tags.get(PARTITION_RANGE_END_TAG)
-    if start and end:
-        return date.fromisoformat(start), date.fromisoformat(end)
-    key = tags.get(PARTITION_KEY_TAG)
-    if key:
-        return date.fromisoformat(key), date.fromisoformat(key)
-    return None
 
 
 def previous_day(evaluation: datetime, tz_name: str) -> date:

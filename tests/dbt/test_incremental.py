@@ -2,8 +2,9 @@
 
 The lake is filled in three slices of activity dates (as a daily schedule would), with dbt
 runs after each: the first build, a window passed as --vars that overlaps days already
-built, a run without vars (window = table's max date - late_days onwards), and finally a
-late event inserted in the source for the day before the last one. The incremental tables and every mart are
+built, a run without vars (window = table's max date - late_days onwards), a late event
+inserted in the source for the day before the last one, and finally a backfill of a window
+of old days. The incremental tables and every mart are
 then compared row by row with a --full-refresh build of the same lake. The activity log is
 narrowed (30 days, 5 per customer) so that both its day cut-off and its per-customer cap
 decide rows in every run.
@@ -30,6 +31,7 @@ COMPARED = (
     "int_customer_active_periods",
     "int_customer_heatmap_cells",
     "int_customer_signup_day_activity",
+    "int_user_last_device",
     *(m for m in CONTRACT_MARTS if m not in DERIVED_MARTS),
 )
 # Every run gets them: a cap and a cut-off that bite on the test source.
@@ -110,6 +112,10 @@ def test_incremental_windows_equal_full_refresh(make_source: Any, tmp_path: Any)
         )
     run_ingestion(settings)
     run_dbt(settings, ["run"], vars=LOG_VARS, capture=True)
+    # A backfill of old days: the window ends long before the newest activities, so what a
+    # table keeps per customer (latest device, newest log rows) must come from held rows.
+    past = str(last - timedelta(days=30))
+    run_dbt(settings, ["run"], vars={"min_date": past, "max_date": past, **LOG_VARS}, capture=True)
     incremental = snapshot_tables(settings)
 
     run_dbt(settings, ["run", "--full-refresh"], vars=LOG_VARS, capture=True)

@@ -30,7 +30,7 @@ from ingestion.contracts import CONTRACTS
 from orchestration import tags
 from orchestration.defs.ingestion import raw_key
 from orchestration.location import build_definitions
-from orchestration.partitions import dbt_window, previous_day, run_partition_dates, window_dates
+from orchestration.partitions import dbt_window, previous_day, window_dates
 from petpro.settings import REPO_ROOT, Settings, get_settings
 
 
@@ -68,9 +68,12 @@ def test_definitions_load_and_validate(tokyo_defs: tuple[Definitions, Settings])
         assert node.kinds, key
     assert graph.get(raw_key("activities")).partitions_def is not None
     assert graph.get(raw_key("users")).partitions_def is None
-    # Every incremental dbt model is partitioned, the marts are not.
-    assert graph.get(AssetKey("int_customer_daily_activity")).partitions_def is not None
-    assert graph.get(AssetKey("mart_active_users")).partitions_def is None
+    # Every dbt model is in one partitioned set: one dbt invocation per refresh.
+    dbt_sets = {
+        graph.get(AssetKey(name)).assets_def
+        for name in ("stg_petpro__users", "int_customer_daily_activity", "mart_active_users")
+    }
+    assert len(dbt_sets) == 1 and dbt_sets.pop().partitions_def is not None
     # Quality checks: errors block, warnings do not.
     specs = {k: graph.get_check_spec(k) for k in graph.asset_check_keys}
     for table in CONTRACTS:
@@ -208,16 +211,6 @@ def test_window_helpers() -> None:
     assert previous_day(
         datetime(2025, 3, 20, 23, 30, tzinfo=ZoneInfo("UTC")), "Asia/Tokyo"
     ) == date(2025, 3, 20)
-    # The window an unpartitioned dbt step of a partitioned run reads from the run's tags.
-    assert run_partition_dates({"dagster/partition": "2025-03-30"}) == (part[0], part[0])
-    assert run_partition_dates(
-        {
-            "dagster/asset_partition_range_start": "2025-03-01",
-            "dagster/asset_partition_range_end": "2025-03-09",
-            "dagster/partition": "ignored",
-        }
-    ) == (date(2025, 3, 1), date(2025, 3, 9))
-    assert run_partition_dates({"petpro/mode": "full"}) is None
 
 
 class _Hook(BaseHTTPRequestHandler):

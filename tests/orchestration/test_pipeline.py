@@ -103,7 +103,7 @@ def test_incremental_publication_equals_full_rebuild(
     inc = pipeline.settings
     assert pipeline.first.success and pipeline.second.success
     # The second run re-ran dbt on a window reaching the simulated day.
-    assert pipeline.second.steps["dbt_incremental_models"].status == "success"
+    assert pipeline.second.steps["dbt_models"].status == "success"
 
     full = home_settings(monkeypatch, tmp_path / "full", pipeline.source.url)
     summary = refresh(full, full=True)
@@ -139,47 +139,41 @@ def test_incremental_publication_equals_full_rebuild(
     assert len(hwm) == 1 and hwm[0][0] == newest
 
 
-def test_nightly_dbt_steps_share_one_window_and_one_parse(pipeline: Pipeline) -> None:
-    """Every dbt step of a nightly run gets the same window and vars with the test window (so
-    the activity log's tests read the rebuilt days only), and the window moving from one
-    night to the next does not make dbt re-parse: every step of the second night starts
-    from a saved parse."""
+def test_nightly_dbt_is_one_invocation_with_the_window_and_a_saved_parse(
+    pipeline: Pipeline,
+) -> None:
+    """A nightly run builds every dbt model in one step (one dbt process), with the run's
+    window and the vars with the test window (so the activity log's tests read the rebuilt
+    days only); and the window moving from one night to the next does not make dbt re-parse:
+    the second night starts from a saved parse."""
     base = pipeline.settings.warehouse_dir / "dagster_dbt"
-    steps = ("dbt_upstream_models", "dbt_incremental_models", "dbt_models")
+    for run in (pipeline.first, pipeline.second):
+        assert sorted(k for k in run.steps if k.startswith("dbt")) == ["dbt_models"]
 
-    def step_dirs(run: RunSummary) -> dict[str, Path]:
-        return {step: next(base.glob(f"{step}-{run.run_id[:8]}-*")) for step in steps}
+    def step_dir(run: RunSummary) -> Path:
+        (found,) = base.glob(f"dbt_models-{run.run_id[:8]}-*")
+        return found
 
-    dirs = step_dirs(pipeline.second)
-    seen = {
-        step: (
-            json.loads((d / "run_results.json").read_text())["args"]["vars"],
-            json.loads((d / "run_window.json").read_text()),
-        )
-        for step, d in dirs.items()
-    }
+    second = step_dir(pipeline.second)
+    results = json.loads((second / "run_results.json").read_text())
+    dbt_vars, window = results["args"]["vars"], json.loads((second / "run_window.json").read_text())
+    # The one invocation built the staging views, the incremental facts and the marts.
+    built = {r["unique_id"].split(".")[-1] for r in results["results"]}
+    assert {"stg_petpro__users", "int_customer_daily_activity", "mart_active_users"} <= built
     day = (pipeline.source.end + timedelta(days=1)).isoformat()
-    for step, got in seen.items():
-        assert got == seen["dbt_upstream_models"], step
-    dbt_vars, window = seen["dbt_models"]
     assert dbt_vars["test_window"] is True and "min_date" not in dbt_vars
     assert window["max_date"] >= day >= window["min_date"]
-    compiled = next(
-        dirs["dbt_upstream_models"].rglob("unique_stg_petpro__activities_activity_id.sql")
-    )
+    compiled = next(second.rglob("unique_stg_petpro__activities_activity_id.sql"))
     assert f"activity_date >= (date '{window['min_date']}' - " in compiled.read_text()
     # The first night's window differs, yet the second night starts from its parse: dbt
     # logs "Partial parsing enabled" when it starts from a saved parse, "Unable to do partial
     # parsing" when it re-parses everything.
-    first_dirs = step_dirs(pipeline.first)
-    first_window = json.loads((first_dirs["dbt_models"] / "run_window.json").read_text())
-    assert first_window != window
-    first_vars = json.loads((first_dirs["dbt_models"] / "run_results.json").read_text())
-    assert first_vars["args"]["vars"] == dbt_vars
-    for step, d in dirs.items():
-        log = (d / "dbt.log").read_text()
-        assert "Unable to do partial parsing" not in log, step
-        assert "Partial parsing enabled" in log, step
+    first = step_dir(pipeline.first)
+    assert json.loads((first / "run_window.json").read_text()) != window
+    assert json.loads((first / "run_results.json").read_text())["args"]["vars"] == dbt_vars
+    log = (second / "dbt.log").read_text()
+    assert "Unable to do partial parsing" not in log
+    assert "Partial parsing enabled" in log
 
 
 READER = textwrap.dedent(

@@ -1,7 +1,7 @@
 """`PETPRO_ENGINE=spark petpro refresh --full` publishes, through Dagster, unchanged.
 
 The command a person runs, as a subprocess, on a small seeded source: ingestion, the quality
-checks, the three dbt steps of the Dagster job on the local Spark session, and the publish
+checks, the dbt step of the Dagster job (one `dbt build`) on the local Spark session, and the publish
 step (which loads Spark's Parquet marts). Equality with DuckDB is the business of
 ``test_engine_equality.py``; this checks the orchestration path end to end.
 """

@@ -26,10 +26,9 @@ addresses as (
 
 last_device as (
     select
-        activities.user_id,
-        {{ arg_max_by('activities.device_type', ['activities.activity_at', 'activities.activity_id']) }} as device_type
-    from {{ ref('stg_petpro__activities') }} as activities
-    group by activities.user_id
+        devices.user_id,
+        devices.device_type
+    from {{ ref('int_user_last_device') }} as devices
 ),
 
 species as (
