@@ -16,7 +16,9 @@ extraction time the library reports), of the dbt steps and of the publication st
 run start, planning, the instance's event writes between steps). Then it times three real
 ``petpro refresh`` processes with no new data (CLI start included; each must print ``nothing
 new since publication``). Goals, each printed as a ``GOAL`` line with its figure, ratio and
-verdict: nightly ≤ 10 % of full, overhead < 5 s per run, no-op refresh ≤ 15 s. The issue's scale (≥ 20 M activities) is about 320,000 customers over
+verdict: nightly ≤ 10 % of full, peak RSS of a refresh ≤ 1 GB (the larger of the two runs,
+summed over the process tree: this process, dbt and DuckDB, :mod:`bench.tree_memory`),
+overhead < 5 s per run, no-op refresh ≤ 15 s. The issue's scale (≥ 20 M activities) is about 320,000 customers over
 540 days: ``PETPRO_BENCH_PIPELINE_CUSTOMERS=320000 make bench`` (needs ~10 GB of disk and a
 long coffee on 2 cores).
 """
@@ -35,6 +37,7 @@ from typing import Any
 
 import psycopg
 
+from bench.tree_memory import TreePeak
 from petpro.settings import REPO_ROOT, get_settings
 
 
@@ -62,6 +65,15 @@ def _breakdown(summary: Any) -> dict[str, float]:
         "publish": publish,
         "overhead": summary.seconds - ingestion - dbt - publish,
     }
+
+
+def _print_memory(name: str, peak: TreePeak) -> None:
+    print(
+        f"{name:<16} peak RSS {peak.bytes / 1e6:,.0f} MB, the whole process tree at one "
+        f"moment (largest process {peak.largest / 1e6:,.0f} MB; this process held "
+        f"{peak.start_bytes / 1e6:,.0f} MB when the run started)",
+        flush=True,
+    )
 
 
 def _print(name: str, parts: dict[str, float]) -> None:
@@ -101,9 +113,11 @@ def _bench(url: str, home: Path, customers: int, days: int) -> None:
     instance = instance_for(settings)
     print(f"definitions + instance loaded in {time.perf_counter() - started:.1f} s", flush=True)
 
-    full = refresh(settings, full=True, defs=defs, instance=instance)
+    with TreePeak() as full_memory:
+        full = refresh(settings, full=True, defs=defs, instance=instance)
     full_parts = _breakdown(full)
     _print("full_rebuild", full_parts)
+    _print_memory("full_rebuild", full_memory)
 
     day = simulate_day(url, timezone=settings.timezone)
     print(f"simulated {day.day}: {sum(day.inserts.values()):,} new rows", flush=True)
@@ -113,9 +127,11 @@ def _bench(url: str, home: Path, customers: int, days: int) -> None:
     key = min(day.day.isoformat(), last or day.day.isoformat())
     from datetime import date
 
-    nightly = refresh(settings, day=date.fromisoformat(key), defs=defs, instance=instance)
+    with TreePeak() as nightly_memory:
+        nightly = refresh(settings, day=date.fromisoformat(key), defs=defs, instance=instance)
     nightly_parts = _breakdown(nightly)
     _print("nightly_refresh", nightly_parts)
+    _print_memory("nightly_refresh", nightly_memory)
     ratio = nightly_parts["wall"] / full_parts["wall"]
     overhead = max(full_parts["overhead"], nightly_parts["overhead"])
     noop = [_noop_refresh() for _ in range(NOOP_ROUNDS)]
@@ -128,6 +144,8 @@ def _bench(url: str, home: Path, customers: int, days: int) -> None:
     latency = _intraday_latency(url, settings)
     print(f"load average {_load()}", flush=True)
     goal("nightly refresh / full rebuild", ratio, 0.10, f"{ratio:.1%}", "≤ 10 %")
+    peak = max(full_memory.bytes, nightly_memory.bytes)
+    goal("peak RSS of a refresh (process tree)", peak / 1e9, 1.0, f"{peak / 1e6:,.0f} MB", "≤ 1 GB")
     goal("Dagster overhead per run", overhead / 5.0, 1.0, f"{overhead:.1f} s", "< 5 s")
     goal("no-op refresh, CLI included", noop_median / 15.0, 1.0, f"{noop_median:.1f} s", "≤ 15 s")
     goal(
