@@ -1,7 +1,8 @@
 """End-to-end pipeline through Dagster: full rebuild vs nightly incremental refresh.
 
 Starts a private embedded PostgreSQL in a temporary directory (or uses
-``PETPRO_BENCH_SOURCE_URL``, which must be empty or hold a previous seed), seeds
+``PETPRO_BENCH_SOURCE_URL``, which must be empty or hold a previous seed whose history ends
+before today, so that a new day can be simulated), seeds
 ``PETPRO_BENCH_PIPELINE_CUSTOMERS`` customers (default 4,000, about 250,000 activities) over
 ``PETPRO_BENCH_PIPELINE_DAYS`` days (default 540), then times, through the real Dagster jobs
 run in process (``orchestration.runner``):
@@ -91,7 +92,7 @@ def _bench(url: str, home: Path, customers: int, days: int) -> None:
     from orchestration.runner import instance_for, refresh
     from sourcedb.schema import create_schema
     from sourcedb.seed import is_empty, seed_source
-    from sourcedb.simulate import simulate_day
+    from sourcedb.simulate import SimulateError, simulate_day
 
     os.environ["PETPRO_HOME"] = str(home)
     os.environ["PETPRO_SOURCE_URL"] = url
@@ -119,7 +120,13 @@ def _bench(url: str, home: Path, customers: int, days: int) -> None:
     _print("full_rebuild", full_parts)
     _print_memory("full_rebuild", full_memory)
 
-    day = simulate_day(url, timezone=settings.timezone)
+    try:
+        day = simulate_day(url, timezone=settings.timezone)
+    except SimulateError as exc:
+        raise SystemExit(
+            f"bench pipeline: cannot simulate the nightly's new day: {exc}. "
+            "PETPRO_BENCH_SOURCE_URL must name a source whose history ends before today."
+        ) from exc
     print(f"simulated {day.day}: {sum(day.inserts.values()):,} new rows", flush=True)
     from orchestration.partitions import activity_partitions
 
