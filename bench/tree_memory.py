@@ -18,20 +18,27 @@ import psutil
 
 
 class TreePeak:
-    """``with TreePeak() as peak: ...`` then ``peak.bytes`` (sum) and ``peak.start_bytes``."""
+    """``with TreePeak() as peak: ...`` then ``peak.bytes`` (sum) and ``peak.start_bytes``.
 
-    def __init__(self, interval: float = 0.1) -> None:
+    ``pid`` roots the tree at another process (a real ``petpro refresh`` started with
+    ``subprocess.Popen``), so the benchmark's own memory is left out."""
+
+    def __init__(self, interval: float = 0.1, pid: int | None = None) -> None:
         self.interval = interval
         self.bytes = 0
         self.largest = 0  # the largest single process at any sample
-        self.start_bytes = 0  # this process alone when the block started
+        self.start_bytes = 0  # the root process alone when the block started
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._root = psutil.Process()
+        self._root = psutil.Process(pid)
 
     def _once(self) -> None:
         sizes = []
-        for process in [self._root, *self._root.children(recursive=True)]:
+        try:
+            tree = [self._root, *self._root.children(recursive=True)]
+        except psutil.Error:  # the root has ended
+            return
+        for process in tree:
             try:
                 sizes.append(process.memory_info().rss)
             except psutil.Error:  # ended between the listing and the read
@@ -45,8 +52,8 @@ class TreePeak:
             self._once()
 
     def __enter__(self) -> TreePeak:
-        self.start_bytes = self._root.memory_info().rss
         self._once()
+        self.start_bytes = self.bytes
         self._thread.start()
         return self
 
