@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestration.locks import WAITING
+from orchestration.tags import CAUSE_KEY
 
 
 @dataclass
@@ -48,6 +49,7 @@ class RunSummary:
     checks: list[CheckInfo] = field(default_factory=list)
     materializations: dict[str, dict[str, Any]] = field(default_factory=dict)
     failure: str | None = None
+    cause: str | None = None  # CAUSE_KEY of the first step failure that set one
     log_file: Path | None = None
     recovered: list[str] = field(default_factory=list)
 
@@ -134,6 +136,9 @@ class ProgressHandler(logging.Handler):
                 reason = None
                 if data is not None and data.user_failure_data is not None:
                     reason = data.user_failure_data.description
+                    cause = data.user_failure_data.metadata.get(CAUSE_KEY)
+                    if cause is not None and summary.cause is None:
+                        summary.cause = str(getattr(cause, "value", cause))
                 reason = reason or error_line(data.error if data else None)
                 summary.failure = summary.failure or f"{step}: {reason}"
                 self._emit("step_failure", step, f"{step} failed: {reason}")

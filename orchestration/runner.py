@@ -25,6 +25,7 @@ from typing import Any
 from orchestration.instance import instance_for
 from orchestration.partitions import full_rebuild_partition, yesterday
 from orchestration.progress import ProgressEvent, ProgressHandler, RunSummary
+from orchestration.tags import CAUSE_NODE_ERROR
 from petpro.errors import PetProError
 from petpro.settings import Settings
 
@@ -164,7 +165,7 @@ def run_job(
     if not summary.success and summary.failure is None:
         summary.failure = "the run failed (see `petpro ui` for its logs)"
     failed_blocking = [c for c in summary.failed_checks if c.severity == "ERROR"]
-    if failed_blocking and not summary.success:
+    if failed_blocking and not summary.success and summary.cause != CAUSE_NODE_ERROR:
         names = ", ".join(f"{c.asset}:{c.name}" for c in failed_blocking[:4])
         more = f" and {len(failed_blocking) - 4} more" if len(failed_blocking) > 4 else ""
         summary.failure = f"blocking checks failed ({names}{more}); nothing was published"

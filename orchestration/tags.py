@@ -24,6 +24,12 @@ WRITER_VALUE = "writer"
 # tell a run whose process is gone (kill -9) from one still running.
 PROCESS_TAG = "petpro/process"
 
+# Metadata key of a step ``Failure`` whose description already says what broke (a dbt model
+# that errored, e.g. out of memory): the runner reports it rather than the data tests the
+# error took down with it, which would read as bad data.
+CAUSE_KEY = "petpro/cause"
+CAUSE_NODE_ERROR = "dbt_node_error"
+
 # Demo runs may use the generated PII key stored under $PETPRO_HOME (never in production).
 GENERATED_KEY_TAG = "petpro/allow_generated_key"
 

@@ -9,6 +9,7 @@ agree on where data lives.
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import date
 from functools import cached_property
@@ -99,6 +100,11 @@ class Settings(BaseSettings):
     )
     export_retention: int = Field(default=30, description="Dated export folders kept.")
     dbt_threads: int = Field(default=2, description="dbt worker threads.")
+    duckdb_memory_limit: str = Field(
+        default="2GB",
+        description="DuckDB buffer pool of the dbt build (e.g. 2GB, 50%); above it DuckDB "
+        "spills to disk. The dbt process and the orchestrator come on top.",
+    )
     partitions_start: date = Field(
         default=date(2024, 1, 1),
         description="First day of the daily activity partitions in Dagster (backfills, schedules).",
@@ -165,6 +171,17 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"PETPRO_TIMEZONE={value!r} is not an IANA time zone (try 'UTC' or 'Europe/Berlin')"
             ) from exc
+        return value
+
+    @field_validator("duckdb_memory_limit")
+    @classmethod
+    def _duckdb_size(cls, value: str) -> str:
+        # Checked here, not by DuckDB mid-run: dbt would fail the first model after minutes.
+        if not re.fullmatch(r"\s*\d+(\.\d+)?\s*(%|[KMGT]i?B|bytes)\s*", value):
+            raise ValueError(
+                f"PETPRO_DUCKDB_MEMORY_LIMIT={value!r} is not a size DuckDB reads "
+                "(try '2GB', '512MB' or '50%')"
+            )
         return value
 
     @field_validator("home")

@@ -21,6 +21,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -169,6 +170,7 @@ def dbt_env(settings: Settings, *, inherit: bool = True, artefacts: bool = True)
             "PETPRO_TIMEZONE": settings.timezone,
             "PETPRO_LATE_DAYS": str(settings.late_days),
             "DBT_THREADS": str(settings.dbt_threads),
+            "PETPRO_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit,
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
             "DO_NOT_TRACK": "1",
             # No version check against the network on every invocation.
@@ -266,6 +268,37 @@ def failure_line(
     ]
     hint = f": {' '.join(errors[-1].split())[:300]}" if errors else ""
     return f"`{cmd}` failed with exit code {returncode}{hint}; details in {logs / 'dbt.log'}"
+
+
+def node_error(results: list[NodeResult], settings: Settings) -> str | None:
+    """One line naming the first node dbt could not run, and why, models before tests (None
+    when nothing errored). A test that *fails* found bad data and is reported as a check; a
+    test that *errors* never looked at the data (out of memory, a missing table), so calling
+    it a failed check would blame the data. DuckDB out of memory names the setting to change."""
+    errored = sorted(
+        (r for r in results if r.status == "error"),
+        key=lambda r: r.unique_id.startswith(("test.", "unit_test.")),
+    )
+    if not errored:
+        return None
+    first = errored[0]
+    reason = " ".join((first.message or first.status).split())
+    # dbt opens with "Runtime Error in model <name> (<path>)", which the line already says.
+    reason = re.sub(r"^[\w ]*Error in \w+ \S+ \([^)]*\) ", "", reason)
+    cut = reason.find(" Possible solutions:")
+    reason = reason[:cut] if cut > 0 else reason
+    if len(reason) > 300:
+        reason = reason[:300] + "…"
+    # unique_id: <resource type>.<package>.<name>[.<hash of a test>]
+    kind, _, name = [*first.unique_id.split("."), "?", "?"][:3]
+    line = f"dbt {kind} {name} failed: {reason}"
+    if "Out of Memory" in reason:
+        line += (
+            f"; DuckDB may use PETPRO_DUCKDB_MEMORY_LIMIT={settings.duckdb_memory_limit}: raise "
+            "it, or lower PETPRO_DBT_THREADS"
+        )
+    more = len(errored) - 1
+    return line + (f" (and {more} more node(s) errored)" if more else "")
 
 
 def run_dbt(

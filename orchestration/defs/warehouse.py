@@ -45,6 +45,7 @@ from dagster import (
     PartitionsDefinition,
 )
 from dagster_dbt import (
+    DagsterDbtCliRuntimeError,
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
     DbtCliResource,
@@ -65,8 +66,9 @@ from orchestration.manifest import (
 )
 from orchestration.partitions import dbt_window, window_dates
 from orchestration.resources import PetProSettings
-from orchestration.tags import is_full
+from orchestration.tags import CAUSE_KEY, CAUSE_NODE_ERROR, is_full
 from petpro.settings import Settings
+from warehouse.dbt import node_error, read_results
 
 DBT_GROUPS = ("staging", "intermediate", "marts")
 
@@ -207,8 +209,6 @@ def _run_dbt(
     dbt: DbtCliResource,
     petpro: PetProSettings,
     args: list[str],
-    *,
-    indirect_selection: str,
 ) -> Iterator[Any]:
     """The one place a dbt invocation is built and run (vars, lock, target folder, flags)."""
     settings = petpro.settings()
@@ -221,7 +221,7 @@ def _run_dbt(
         args = [*args, "--full-refresh"]
     if not _checks_subsetted(context):
         # Which tests run besides the selected models' own: see the module docstring.
-        args = [*args, "--indirect-selection", indirect_selection]
+        args = [*args, "--indirect-selection", "eager"]
     base = dagster_dbt_target(settings)
     target = (
         base
@@ -246,6 +246,17 @@ def _run_dbt(
             yield from dbt.cli(args, context=context, target_path=target).stream()
     except LockTimeoutError as exc:
         raise Failure(description=str(exc), allow_retries=False) from exc
+    except DagsterDbtCliRuntimeError as exc:
+        # dagster-dbt's own message is the command line and a pointer to the logs; when a
+        # model (not a test) errored, say which one and why.
+        reason = node_error(read_results(target / "run_results.json"), settings)
+        if reason is None:
+            raise
+        raise Failure(
+            description=reason,
+            metadata={CAUSE_KEY: CAUSE_NODE_ERROR},
+            allow_retries=False,
+        ) from exc
     _keep_parse(target / "partial_parse.msgpack", cached)
     prune_invocation_dirs(settings)
 
@@ -278,7 +289,7 @@ def build_dbt_assets(
     def dbt_models(
         context: AssetExecutionContext, dbt: DbtCliResource, petpro: PetProSettings
     ) -> Iterator[Any]:
-        yield from _run_dbt(context, dbt, petpro, ["build"], indirect_selection="eager")
+        yield from _run_dbt(context, dbt, petpro, ["build"])
 
     return [dbt_models], project, translator
 

@@ -12,7 +12,7 @@ import pytest
 
 from petpro.settings import get_settings
 from petpro.vocabulary import CONTRACT_MARTS, DERIVED_MARTS
-from warehouse.dbt import DbtError, build_command, dbt_env
+from warehouse.dbt import DbtError, build_command, dbt_env, run_dbt
 
 MARTS = set(CONTRACT_MARTS) - DERIVED_MARTS  # derived marts join at publish time
 
@@ -31,6 +31,25 @@ def test_build_command_places_project_and_vars_after_the_subcommand(tmp_path: Pa
     assert env["PETPRO_TIMEZONE"] == "Europe/Berlin"
     assert env["DBT_THREADS"] == "3"
     assert env["DBT_SEND_ANONYMOUS_USAGE_STATS"] == "false"
+
+
+def test_duckdb_runs_with_the_memory_limit_of_the_settings(tmp_path: Path) -> None:
+    """``PETPRO_DUCKDB_MEMORY_LIMIT`` reaches DuckDB through profiles.yml (a real dbt
+    connection): DuckDB itself reports 123 MB as 117.3 MiB, its own default is 80 % of RAM."""
+    settings = get_settings(home=tmp_path, duckdb_memory_limit="123MB")
+    run = run_dbt(
+        settings,
+        ["show", "--inline", "select current_setting('memory_limit') as memory_limit"],
+        capture=True,
+    )
+    assert "117.3 MiB" in run.output, run.output
+
+
+def test_a_memory_limit_duckdb_cannot_read_is_refused(tmp_path: Path) -> None:
+    from petpro.settings import SettingsError
+
+    with pytest.raises(SettingsError, match="PETPRO_DUCKDB_MEMORY_LIMIT='lots' is not a size"):
+        get_settings(home=tmp_path, duckdb_memory_limit="lots")
 
 
 def test_petpro_dbt_passes_arguments_through(tmp_path: Path) -> None:

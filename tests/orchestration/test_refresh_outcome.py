@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -29,7 +30,7 @@ from rich.console import Console
 
 from orchestration.runner import RefreshError, instance_for, refresh
 from petpro.publication import CURRENT
-from petpro.settings import REPO_ROOT, Settings
+from petpro.settings import REPO_ROOT, Settings, get_settings
 from warehouse.inputs import INPUTS_FILE
 
 from .conftest import SeededSource, home_settings
@@ -193,3 +194,28 @@ def test_petpro_refresh_exits_non_zero_when_nothing_was_published(
     assert proc.returncode != 0, proc.stdout + proc.stderr
     errors = [line for line in proc.stderr.splitlines() if "published_warehouse" in line]
     assert len(errors) == 1 and errors[0].startswith("error:"), proc.stderr
+
+
+@pytest.mark.slow
+def test_a_model_out_of_memory_is_named_with_the_setting_to_change(
+    seeded_source: SeededSource, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A node DuckDB cannot run within ``PETPRO_DUCKDB_MEMORY_LIMIT`` fails the refresh with
+    one line naming it, DuckDB's reason and the setting. Not "blocking checks failed": tests
+    that errored never read the data, so that would blame the data. Real dbt, DuckDB and
+    Dagster, with a limit too small for any query."""
+    home_settings(monkeypatch, tmp_path / "home", seeded_source.url)
+    monkeypatch.setenv("PETPRO_DUCKDB_MEMORY_LIMIT", OOM_LIMIT)
+    settings = get_settings()
+    with pytest.raises(RefreshError) as caught:
+        refresh(settings, full=True)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert re.search(r"dbt (model|test) \w+ failed: Out of Memory", message), message
+    assert f"PETPRO_DUCKDB_MEMORY_LIMIT={OOM_LIMIT}" in message, message
+    assert "blocking checks failed" not in message, message
+    assert not (settings.published_dir / CURRENT).exists()
+
+
+# Below what the first staging queries need on any data (DuckDB allocates 256 KiB blocks).
+OOM_LIMIT = "1MB"
