@@ -27,7 +27,7 @@ class TreePeak:
         self.interval = interval
         self.bytes = 0
         self.largest = 0  # the largest single process at any sample
-        self.start_bytes = 0  # the root process alone when the block started
+        self.start_bytes = 0  # the whole tree when the block started
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._root = psutil.Process(pid)

@@ -248,7 +248,7 @@ def _run_dbt(
         raise Failure(description=str(exc), allow_retries=False) from exc
     except DagsterDbtCliRuntimeError as exc:
         # dagster-dbt's own message is the command line and a pointer to the logs; when a
-        # model (not a test) errored, say which one and why.
+        # node errored (a model, or a test that could not run), say which one and why.
         reason = node_error(read_results(target / "run_results.json"), settings)
         if reason is None:
             raise

@@ -197,7 +197,7 @@ def test_petpro_refresh_exits_non_zero_when_nothing_was_published(
 
 
 @pytest.mark.slow
-def test_a_model_out_of_memory_is_named_with_the_setting_to_change(
+def test_a_node_out_of_memory_is_named_with_the_setting_to_change(
     seeded_source: SeededSource, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A node DuckDB cannot run within ``PETPRO_DUCKDB_MEMORY_LIMIT`` fails the refresh with
