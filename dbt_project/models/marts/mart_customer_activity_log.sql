@@ -8,21 +8,23 @@
     user agents and any other metadata key never reach it; a NULL key is left out.
 
     Incremental on DuckDB (a sliding top-N, so a nightly run decodes one window of activities
-    instead of 90 days): the pre-hook deletes the rows of the activity-date window and those
-    that fell out of the 90 days; the customers with activity in the window then get their
-    newest N again, ranked over the rows they still hold plus the window's activities
-    (delete+insert on customer_id); the post-hook drops erased customers. Exact for an
-    append-only log: a row left out of a customer's top N had N newer rows, and those are
-    all still there. Spark rebuilds the table whole (in_place_strategy: no window).
+    instead of 90 days and writes only those rows): the pre-hook deletes the rows of the
+    activity-date window and those that fell out of the 90 days; the window's activities are
+    appended; a post-hook then deletes, for the customers now holding more than N rows, the
+    rows beyond their newest N, and another drops erased customers. Exact for an append-only
+    log: a row left out of a customer's top N had N newer rows, and those are all still there.
+    Appending rather than re-ranking every customer the window touched (delete+insert on
+    customer_id) keeps the write to the window's rows: on a 320,000-customer history a 7-day
+    window rewrote 3.5M rows to change 455,000. Spark rebuilds the table whole
+    (in_place_strategy: no window).
 -#}
 {{
     config(
         materialized='incremental',
-        incremental_strategy=in_place_strategy('delete+insert'),
-        unique_key=['customer_id'],
+        incremental_strategy=in_place_strategy('append'),
         on_schema_change='fail',
         pre_hook=["{{ trim_activity_log() }}"],
-        post_hook=["{{ delete_erased_customers('customer_id') }}"],
+        post_hook=["{{ cap_activity_log() }}", "{{ delete_erased_customers('customer_id') }}"],
         tags=['incremental'],
     )
 }}
@@ -66,7 +68,7 @@ fresh as (
         {%- endif %}
 ),
 
-candidates as (
+ranked as (
     select
         fresh.customer_id,
         fresh.activity_id,
@@ -75,40 +77,14 @@ candidates as (
         fresh.activity_date,
         fresh.description,
         fresh.device_type,
-        fresh.metadata
-    from fresh
-    {%- if windowed %}
-        union all
-        -- What the pre-hook left of the customers the window touched: outside the window, inside the 90 days.
-        select
-            held.customer_id,
-            held.activity_id,
-            held.activity_type,
-            held.activity_at,
-            held.activity_date,
-            held.description,
-            held.device_type,
-            held.metadata
-        from {{ this }} as held
-        where held.customer_id in (select touched.customer_id from fresh as touched)
-    {%- endif %}
-),
-
-ranked as (
-    select
-        candidates.customer_id,
-        candidates.activity_id,
-        candidates.activity_type,
-        candidates.activity_at,
-        candidates.activity_date,
-        candidates.description,
-        candidates.device_type,
-        candidates.metadata,
+        fresh.metadata,
+        -- Within the window's activities only, when windowed: a row beyond the newest N of the
+        -- window is beyond the newest N of all; the post-hook caps what is left.
         row_number() over (
-            partition by candidates.customer_id
-            order by candidates.activity_at desc, candidates.activity_id desc
+            partition by fresh.customer_id
+            order by fresh.activity_at desc, fresh.activity_id desc
         ) as recency_rank
-    from candidates
+    from fresh
 )
 
 select
