@@ -2,14 +2,16 @@
 
 Starts a private embedded PostgreSQL in a temporary directory (or uses
 ``PETPRO_BENCH_SOURCE_URL``, which must be empty or hold a previous seed whose history ends
-before today, so that a new day can be simulated), seeds
+before yesterday, so that a whole new day can be simulated), seeds
 ``PETPRO_BENCH_PIPELINE_CUSTOMERS`` customers (default 4,000, about 250,000 activities) over
 ``PETPRO_BENCH_PIPELINE_DAYS`` days (default 540), then times, through the real Dagster jobs
 run in process (``orchestration.runner``):
 
 1. ``full_rebuild`` — every table re-extracted, dbt ``--full-refresh``, publication;
 2. ``simulate_day`` + ``nightly_refresh`` of the new day (incremental ingestion, dbt on the
-   day's window plus ``late_days``, publication).
+   day's window plus ``late_days``, publication). The simulated day is yesterday, a whole
+   day, whatever the hour: today's would be cut at the current time (the simulator never
+   writes the future), so a run at 03:00 would time a nightly refresh of an eighth of a day.
 
 For each run it prints the wall time, the time of the ingestion steps (and, inside them, the
 extraction time the library reports), of the dbt steps and of the publication steps, and the
@@ -35,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +95,7 @@ def _print(name: str, parts: dict[str, float]) -> None:
 def _bench(url: str, home: Path, customers: int, days: int) -> None:
     from orchestration.location import build_definitions
     from orchestration.runner import instance_for, refresh
+    from sourcedb import clock
     from sourcedb.schema import create_schema
     from sourcedb.seed import is_empty, seed_source
     from sourcedb.simulate import SimulateError, simulate_day
@@ -122,19 +126,19 @@ def _bench(url: str, home: Path, customers: int, days: int) -> None:
     _print("full_rebuild", full_parts)
     _print_memory("full_rebuild", full_memory)
 
+    yesterday = clock.today_in(settings.timezone) - timedelta(days=1)
     try:
-        day = simulate_day(url, timezone=settings.timezone)
+        day = simulate_day(url, day=yesterday, timezone=settings.timezone)
     except SimulateError as exc:
         raise SystemExit(
             f"bench pipeline: cannot simulate the nightly's new day: {exc}. "
-            "PETPRO_BENCH_SOURCE_URL must name a source whose history ends before today."
+            "PETPRO_BENCH_SOURCE_URL must name a source whose history ends before yesterday."
         ) from exc
     print(f"simulated {day.day}: {sum(day.inserts.values()):,} new rows", flush=True)
     from orchestration.partitions import activity_partitions
 
     last = activity_partitions(settings).get_last_partition_key()
     key = min(day.day.isoformat(), last or day.day.isoformat())
-    from datetime import date
 
     with TreePeak() as nightly_memory:
         nightly = refresh(settings, day=date.fromisoformat(key), defs=defs, instance=instance)
