@@ -381,7 +381,7 @@ def _write_version(
         )
         # Parquet from the same tables, so both forms of a publication hold the same rows.
         # zstd level 1: on the 320,000-customer marts, writes took 0.70-0.75 of the time of
-        # the default level 3, files 1 % smaller (docs/orchestration.md, "Publication cost").
+        # the default level 3, files 1 % smaller (docs/orchestration.md, "Parquet at zstd level 1").
         for mart in row_counts:
             target = marts_dir / f"{mart}.parquet"
             con.execute(

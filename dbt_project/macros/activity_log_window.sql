@@ -43,10 +43,11 @@
 {%- endmacro %}
 
 {#-
-    Post-hook of mart_customer_activity_log on a windowed incremental run: the window's
-    activities were appended, so a customer may now hold more than `activity_log_per_customer`
-    rows; delete those beyond the newest N (same order as the full build's ranking). Only the
-    customers over the cap are ranked. Nothing otherwise: the model's select ranked already.
+    Post-hook of mart_customer_activity_log on an incremental run: the window's activities
+    were appended, so a customer may now hold more than `activity_log_per_customer` rows;
+    delete those beyond the newest N (same order as the full build's ranking). Only the
+    customers over the cap are ranked, so after a run without a window (whose select ranked
+    everything) it deletes nothing. Nothing on a first build, nor on Spark.
 -#}
 {% macro cap_activity_log() -%}
     {{ return(adapter.dispatch("cap_activity_log")()) }}
@@ -57,28 +58,25 @@
 
 {% macro default__cap_activity_log() -%}
     {%- if is_incremental() -%}
-        {%- set window = incremental_window('activity_date') -%}
-        {%- if window.start is not none or window.end is not none -%}
-            delete from {{ this }}
-            where rowid in (
-                select ranked.row_id
-                from (
-                    select
-                        held.rowid as row_id,
-                        row_number() over (
-                            partition by held.customer_id
-                            order by held.activity_at desc, held.activity_id desc
-                        ) as recency_rank
-                    from {{ this }} as held
-                    where held.customer_id in (
-                        select over_cap.customer_id
-                        from {{ this }} as over_cap
-                        group by over_cap.customer_id
-                        having count(*) > {{ var('activity_log_per_customer') }}
-                    )
-                ) as ranked
-                where ranked.recency_rank > {{ var('activity_log_per_customer') }}
-            )
-        {%- endif -%}
+        delete from {{ this }}
+        where rowid in (
+            select ranked.row_id
+            from (
+                select
+                    held.rowid as row_id,
+                    row_number() over (
+                        partition by held.customer_id
+                        order by held.activity_at desc, held.activity_id desc
+                    ) as recency_rank
+                from {{ this }} as held
+                where held.customer_id in (
+                    select over_cap.customer_id
+                    from {{ this }} as over_cap
+                    group by over_cap.customer_id
+                    having count(*) > {{ var('activity_log_per_customer') }}
+                )
+            ) as ranked
+            where ranked.recency_rank > {{ var('activity_log_per_customer') }}
+        )
     {%- endif -%}
 {%- endmacro %}
