@@ -44,7 +44,12 @@ DATA_FILE = "data.parquet"
 EMPTY_PARTITION = "event_date=__HIVE_DEFAULT_PARTITION__"
 REJECTED_FILE = "_rejected.parquet"
 TMP_SUFFIX = ".tmp"
-ROW_GROUP_SIZE = 131_072
+# Rows per row group, fixed so a file's bytes are a function of its rows. 16,384 rather than
+# 131,072: a day's rows are buffered until a row group fills, so with groups larger than a
+# day (20,000+ rows a day at 10M activities) every day was held whole and peak memory grew
+# with the table; with 16,384 a large day streams out in groups (docs/ingestion.md, "Speed
+# and memory").
+ROW_GROUP_SIZE = 16_384
 COMPRESSION = "zstd"
 
 

@@ -25,8 +25,10 @@ import pyarrow.compute as pc
 DEVICE_TYPES = ("mobile", "tablet", "desktop", "other")
 _DESKTOP_OS = {"Windows", "Mac OS X", "Linux", "Ubuntu", "Chrome OS", "Fedora", "FreeBSD"}
 _MOBILE_OS = {"iOS", "Android", "Windows Phone", "BlackBerry OS", "KaiOS", "HarmonyOS"}
-# Distinct addresses remembered (a fresh HMAC costs ~2 us): 2.7M activities hold 69k.
-_CACHE_LIMIT = 131_072
+# Distinct addresses remembered (a fresh HMAC costs ~2 us): 2.7M activities hold 69k, 13.3M
+# hold 348k. 65,536 rather than 131,072: both sizes fill it, so the cache (~200 bytes an
+# address) no longer makes peak memory grow with the table; 13.3M rows: -24 MB peak RSS.
+_CACHE_LIMIT = 65_536
 _V4_MAPPED = bytes(10) + b"\xff\xff"
 
 
