@@ -47,8 +47,8 @@ TMP_SUFFIX = ".tmp"
 # Rows per row group, fixed so a file's bytes are a function of its rows. 16,384 rather than
 # 131,072: a day's rows are buffered until a row group fills, so with groups larger than a
 # day (20,000+ rows a day at 10M activities) every day was held whole and peak memory grew
-# with the table; with 16,384 a large day streams out in groups (docs/ingestion.md, "Speed
-# and memory").
+# with the table; with 16,384 a large day streams out in groups (docs/ingestion.md, "What
+# the growth was").
 ROW_GROUP_SIZE = 16_384
 COMPRESSION = "zstd"
 

@@ -37,8 +37,8 @@ def fix_mmap_threshold() -> None:
     The driver's record batches (nanoarrow) and numpy's uuid text are malloc'ed, megabytes
     each, by one thread and freed by another. glibc starts by mmap-ing such blocks, but each
     free of one raises its threshold (up to 32 MiB), after which they come from the heap and
-    arenas, where freed space is kept and fragments: on 13.3M activities peak RSS grew by
-    ~30 MB that way. A fixed threshold turns that dynamic raise off (glibc has no way back,
+    arenas, where freed space is kept and fragments: on 13.3M activities peak RSS was 21-39 MB
+    higher that way (docs/ingestion.md, "What the growth was"). A fixed threshold turns that dynamic raise off (glibc has no way back,
     hence process-wide); DuckDB and Arrow use their own allocators and are not affected.
     """
     with contextlib.suppress(OSError, AttributeError):

@@ -1,7 +1,7 @@
 """A partition larger than a row group streams out in fixed groups, whatever its batches.
 
 The lake's row groups are fixed at 16,384 rows so that a large day is never held whole in
-memory (docs/ingestion.md, "Speed and memory") while a file's bytes stay a function of its
+memory (docs/ingestion.md, "What the growth was") while a file's bytes stay a function of its
 rows: the same rows cut into different batches give the same file.
 """
 
