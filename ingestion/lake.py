@@ -25,7 +25,9 @@ import json
 import os
 import shutil
 import uuid
+from collections import deque
 from collections.abc import Iterator, MutableMapping
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -288,7 +290,16 @@ class ParquetSink:
     Rows are buffered until a full row group is available, then written as one contiguous
     chunk; the file's bytes are therefore a function of its rows alone. ``close`` returns
     whether the final file changed; ``abort`` drops the temporary file.
+
+    With an ``encoder`` executor, full row groups are encoded there instead of in the
+    caller's thread, each task first waiting for the file's previous group so the groups
+    land in order (the bytes are the same). The executor must run tasks in submission
+    order (``ThreadPoolExecutor`` does), which is what keeps the wait from deadlocking: a
+    group's predecessor was taken off the queue before it. At most ``PENDING`` groups per
+    file wait for it, so a large day still never sits in memory whole.
     """
+
+    PENDING = 2
 
     def __init__(
         self,
@@ -299,7 +310,10 @@ class ParquetSink:
         copy: bool = False,
         keep_empty: bool = False,
         ledger: Ledger | None = None,
+        encoder: Executor | None = None,
     ):
+        self.encoder = encoder
+        self._pending: deque[Future[None]] = deque()
         self.ledger = ledger
         self.copy = copy
         # With no rows, write a zero-row file with the schema instead of removing the file.
@@ -344,18 +358,35 @@ class ParquetSink:
         while self._buffered >= self.row_group_size:
             self._flush(self.row_group_size)
 
-    def _flush(self, n: int) -> None:
+    def _flush(self, n: int, inline: bool = False) -> None:
         table = pa.Table.from_batches(self._buffer, schema=self.schema)
         head, rest = table.slice(0, n), table.slice(n)
-        self._open().write_table(head.combine_chunks(), row_group_size=n)
         self._buffer = rest.combine_chunks().to_batches() if rest.num_rows else []
         self._buffered = rest.num_rows
+        writer = self._open()
+        if self.encoder is None or inline:
+            self._drain()
+            writer.write_table(head.combine_chunks(), row_group_size=n)
+            return
+        while len(self._pending) >= self.PENDING:
+            self._pending.popleft().result()
+        previous = self._pending[-1] if self._pending else None
+        self._pending.append(self.encoder.submit(_write_group, previous, writer, head, n))
+
+    def _drain(self) -> None:
+        """Wait until every group handed to the encoder is in the file (errors raise here)."""
+        while self._pending:
+            self._pending.popleft().result()
 
     def seal(self) -> None:
         """Encode the buffered rows and close the temporary file (CPU work, no fsync);
-        ``commit`` then moves it into place (I/O work: compare, fsync, rename)."""
+        ``commit`` then moves it into place (I/O work: compare, fsync, rename).
+
+        The last group is encoded here, inline: ``seal`` may itself run on the encoder, and
+        a task that queued more work on its own executor and waited for it could deadlock."""
         if self._buffered:
-            self._flush(self._buffered)
+            self._flush(self._buffered, inline=True)
+        self._drain()
         if self.keep_empty and self.rows == 0:
             self._open()
         if self._writer is not None:
@@ -378,6 +409,11 @@ class ParquetSink:
         return self.commit()
 
     def abort(self) -> None:
+        # The writer must not be closed under a group still being encoded into it.
+        for pending in self._pending:
+            with contextlib.suppress(BaseException):
+                pending.result()
+        self._pending.clear()
         if self._writer is not None:
             with contextlib.suppress(Exception):
                 self._writer.close()
@@ -385,6 +421,15 @@ class ParquetSink:
         if self._tmp is not None:
             with contextlib.suppress(FileNotFoundError):
                 self._tmp.unlink()
+
+
+def _write_group(
+    previous: Future[None] | None, writer: pq.ParquetWriter, rows: pa.Table, n: int
+) -> None:
+    """Encode one row group on the encoder, after the file's previous group."""
+    if previous is not None:
+        previous.result()
+    writer.write_table(rows.combine_chunks(), row_group_size=n)
 
 
 @contextlib.contextmanager

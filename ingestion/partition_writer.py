@@ -51,7 +51,9 @@ class PartitionWriter:
 
     A finished partition is encoded into its temporary file by a small thread pool while
     the stream moves on to the next date (pyarrow releases the GIL while encoding); at most
-    ``IN_FLIGHT`` partitions wait in memory. Committing a sealed file (compare, fsync,
+    ``IN_FLIGHT`` partitions wait in memory. The full row groups of a large day go to the
+    same pool as they fill, in order (``lake.ParquetSink``), so this thread only converts
+    and slices, whatever the size of a day. Committing a sealed file (compare, fsync,
     rename) holds no Arrow memory and mostly waits on the disk, so it runs in a separate,
     wider I/O pool: concurrent fsyncs share ext4 journal commits instead of queueing behind
     each other, and the encoders never wait for the disk.
@@ -97,6 +99,7 @@ class PartitionWriter:
             self.schema,
             pending_dirs=self.pending_dirs,
             ledger=self.result.written,
+            encoder=self._pool,
         )
         self.rejected = lake.ParquetSink(
             directory / lake.REJECTED_FILE,
