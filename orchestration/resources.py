@@ -44,6 +44,7 @@ class PetProSettings(ConfigurableResource):
     export_retention: int | None = _described("export_retention")
     dbt_threads: int | None = _described("dbt_threads")
     duckdb_memory_limit: str | None = _described("duckdb_memory_limit")
+    publish_memory_limit: str | None = _described("publish_memory_limit")
     partitions_start: str | None = _described("partitions_start")
     export_after_refresh: bool | None = _described("export_after_refresh")
     lock_timeout_seconds: float | None = _described("lock_timeout_seconds")

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from petpro.errors import PetProError
@@ -105,6 +105,12 @@ class Settings(BaseSettings):
         description="DuckDB buffer pool of the dbt build (e.g. 2GB, 50%); above it DuckDB "
         "spills to disk. The dbt process and the orchestrator come on top.",
     )
+    publish_memory_limit: str = Field(
+        default="512MB",
+        description="DuckDB buffer pool of the publication (copying the marts into a new "
+        "version, the derived marts); above it DuckDB spills beside the staged version. The "
+        "copy streams: a larger pool only keeps pages the process no longer needs.",
+    )
     partitions_start: date = Field(
         default=date(2024, 1, 1),
         description="First day of the daily activity partitions in Dagster (backfills, schedules).",
@@ -173,13 +179,13 @@ class Settings(BaseSettings):
             ) from exc
         return value
 
-    @field_validator("duckdb_memory_limit")
+    @field_validator("duckdb_memory_limit", "publish_memory_limit")
     @classmethod
-    def _duckdb_size(cls, value: str) -> str:
+    def _duckdb_size(cls, value: str, info: ValidationInfo) -> str:
         # Checked here, not by DuckDB mid-run: dbt would fail the first model after minutes.
         if not re.fullmatch(r"\s*\d+(\.\d+)?\s*(%|[KMGT]i?B|bytes)\s*", value):
             raise ValueError(
-                f"PETPRO_DUCKDB_MEMORY_LIMIT={value!r} is not a size DuckDB reads "
+                f"PETPRO_{(info.field_name or '').upper()}={value!r} is not a size DuckDB reads "
                 "(try '2GB', '512MB' or '50%')"
             )
         return value

@@ -316,3 +316,48 @@ def test_a_failing_derived_step_leaves_the_previous_publication(
     assert duckdb_view(home) == ("before", 5)
     assert parquet_view(home.published_marts_dir) == ("before", 5)
     assert hidden_entries(home) == []
+
+
+def _duckdb_reads(limit: str) -> str:
+    """How DuckDB itself reports ``memory_limit`` once set to ``limit``."""
+    with duckdb.connect() as con:
+        con.execute(f"set memory_limit = '{limit}'")
+        return con.execute("select current_setting('memory_limit')").fetchone()[0]
+
+
+@pytest.mark.parametrize("limit", [None, "300MB"])
+def test_the_publication_runs_within_its_memory_limit(
+    home: Settings, monkeypatch: pytest.MonkeyPatch, limit: str | None
+) -> None:
+    # Unbounded, DuckDB would keep every copied page up to 80 % of RAM; the copy and the
+    # derived marts (cursors of the same connection) share the configured pool.
+    if limit is not None:
+        monkeypatch.setenv("PETPRO_PUBLISH_MEMORY_LIMIT", limit)
+    settings = get_settings()
+
+    def setting(con: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:
+        return {
+            "mart_setting": con.sql("select current_setting('memory_limit') as v").to_arrow_table()
+        }
+
+    publish(settings, run_id="bounded", derive=[setting])
+    with duckdb.connect(str(settings.published_db), read_only=True) as con:
+        seen = con.execute("select v from mart_setting").fetchone()[0]
+    assert seen == _duckdb_reads(limit or "512MB")
+
+
+def test_a_publication_out_of_memory_names_the_setting(
+    home: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    publish(home, run_id="before")
+    with duckdb.connect(str(home.build_db)) as con:
+        con.execute(
+            "create or replace table mart_a as "
+            "select range as x, md5(range::varchar) as y from range(2000000)"
+        )
+    monkeypatch.setenv("PETPRO_PUBLISH_MEMORY_LIMIT", "1MB")
+    with pytest.raises(PublishError, match="PETPRO_PUBLISH_MEMORY_LIMIT=1MB; raise it"):
+        publish(get_settings(), run_id="after")
+    assert duckdb_view(home) == ("before", 5)
+    assert parquet_view(home.published_marts_dir) == ("before", 5)
+    assert hidden_entries(home) == []
