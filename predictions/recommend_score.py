@@ -158,8 +158,14 @@ def _strings(values: np.ndarray) -> pa.Array:
         return pa.array(np.asarray(values).astype(str), type=pa.string())
 
 
-def by_city_table(scored: Scored, recommendations: pa.Table) -> pa.Table:
-    """``mart_recommended_services_by_city``: the services in most top 10s per customer city."""
+def by_city_table(
+    scored: Scored, recommendations: pa.Table, con: duckdb.DuckDBPyConnection | None = None
+) -> pa.Table:
+    """``mart_recommended_services_by_city``: the services in most top 10s per customer city.
+
+    ``con``: the connection to aggregate in (in the publication, a cursor of the staged
+    version, so the join and aggregation share its bounded pool instead of opening a DuckDB
+    with 80 % of RAM of its own); a fresh in-memory one without it."""
     import duckdb
 
     cust = scored.data.customers
@@ -173,11 +179,11 @@ def by_city_table(scored: Scored, recommendations: pa.Table) -> pa.Table:
     )
     cat = scored.data.catalogue
     services = pa.table({"service_id": _strings(cat.ids), "vendor_city": _strings(cat.city)})
-    with duckdb.connect() as con:
-        con.register("recs", recommendations)
-        con.register("people", people)
-        con.register("services", services)
-        table = con.sql(
+    with con.cursor() if con is not None else duckdb.connect() as db:
+        db.register("recs", recommendations)
+        db.register("people", people)
+        db.register("services", services)
+        table = db.sql(
             f"""
             with sizes as (
                 select country, city, count(*) as city_customers from people group by all
@@ -226,4 +232,4 @@ def recommendation_marts(settings: Settings, con: duckdb.DuckDBPyConnection) -> 
         scored.version.version if scored.version else "-",
         counts["cold_start"],
     )
-    return {RECOMMENDATIONS_MART: recs, BY_CITY_MART: by_city_table(scored, recs)}
+    return {RECOMMENDATIONS_MART: recs, BY_CITY_MART: by_city_table(scored, recs, con)}

@@ -359,7 +359,7 @@ def _write_version(
     run on cursors of this connection (it spills to ``warehouse.duckdb.tmp`` beside the
     staged file, removed when the connection closes). Unbounded, DuckDB keeps the pages of
     every table it copied, up to 80 % of RAM: a 320,000-customer publication peaked at 1.9 GB,
-    1.7 GB at 512MB (docs/orchestration.md, "The publication's memory")."""
+    1.4-1.5 GB at 512MB (docs/orchestration.md, "The publication's memory")."""
     marts_dir = folder / MARTS_DIR
     marts_dir.mkdir(parents=True)
     database = folder / DATABASE_FILE
