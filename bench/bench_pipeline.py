@@ -2,34 +2,41 @@
 
 Starts a private embedded PostgreSQL in a temporary directory (or uses
 ``PETPRO_BENCH_SOURCE_URL``, which must be empty or hold a previous seed whose history ends
-before yesterday, so that a whole new day can be simulated), seeds
-``PETPRO_BENCH_PIPELINE_CUSTOMERS`` customers (default 4,000, about 250,000 activities) over
-``PETPRO_BENCH_PIPELINE_DAYS`` days (default 540), then times, through the real Dagster jobs
-run in process (``orchestration.runner``):
+before the first day simulated), seeds ``PETPRO_BENCH_PIPELINE_CUSTOMERS`` customers (default
+4,000, about 250,000 activities) over ``PETPRO_BENCH_PIPELINE_DAYS`` days (default 540),
+ending ``--runs`` days before yesterday, then times, through the real Dagster jobs run in
+process (``orchestration.runner``), ``--runs`` interleaved rounds (default 3, or
+``PETPRO_BENCH_PIPELINE_RUNS``) of:
 
 1. ``full_rebuild`` — every table re-extracted, dbt ``--full-refresh``, publication;
-2. ``simulate_day`` + ``nightly_refresh`` of the new day (incremental ingestion, dbt on the
-   day's window plus ``late_days``, publication). The simulated day is yesterday, a whole
-   day, whatever the hour: today's would be cut at the current time (the simulator never
-   writes the future), so a run at 03:00 would time a nightly refresh of an eighth of a day.
+2. ``simulate_day`` + ``nightly`` refresh of a new day (incremental ingestion, dbt on the
+   day's window plus ``late_days``, publication). Round n simulates the n-th of the days
+   after the seed's history, the last round yesterday: whole days, whatever the hour (today's
+   would be cut at the current time, since the simulator never writes the future, so a run at
+   03:00 would time a nightly refresh of an eighth of a day). Each round's full rebuild holds
+   the days simulated before it (one day in 540 more per round).
 
 For each run it prints the wall time, the time of the ingestion steps (and, inside them, the
-extraction time the library reports), of the dbt steps and of the publication steps, and the
+extraction time the library reports), of the dbt step and of the publication step, and the
 **Dagster overhead** = wall − ingestion − dbt − publication steps (definitions already loaded:
-run start, planning, the instance's event writes between steps). Then it times three real
-``petpro refresh`` processes with no new data (CLI start included; each must print ``nothing
-new since publication``). Goals, each printed as a ``GOAL`` line with its figure, ratio and
-verdict: nightly ≤ 10 % of full, peak RSS of a refresh ≤ 1 GB, overhead < 5 s per run, no-op
-refresh ≤ 15 s. Peak RSS is summed over a process tree at one moment
-(:mod:`bench.tree_memory`). The goal line reads the real ``petpro refresh --intraday``
-process and its dbt child; the full and nightly figures, printed too, include this
-benchmark's own process, which still holds the seeding's and the definitions' memory. The issue's scale (≥ 20 M activities) is about 320,000 customers over
-540 days: ``PETPRO_BENCH_PIPELINE_CUSTOMERS=320000 make bench`` (needs ~10 GB of disk and a
-long coffee on 2 cores).
+run start, planning, the instance's event writes between steps); then each figure's median
+over the rounds. Then it times ``--runs`` real ``petpro refresh`` processes with no new data
+(CLI start included; each must print ``nothing new since publication``) and ``--runs`` real
+``petpro refresh --intraday`` processes, each after inserting one activity. Goals, each
+printed as a ``GOAL`` line with its figure (a median), ratio and verdict: nightly ≤ 10 % of
+full (the median of the rounds' ratios), peak RSS of a refresh ≤ 1 GB, Dagster overhead < 5 s
+per run (the larger of the round's two), no-op refresh ≤ 15 s, intraday ≤ 120 s. Peak RSS is
+summed over a process tree at one moment (:mod:`bench.tree_memory`). The goal line reads the
+real ``petpro refresh --intraday`` process and its dbt child; the full and nightly figures,
+printed too, include this benchmark's own process, which still holds the seeding's and the
+definitions' memory. The issue's scale (≥ 20 M activities) is about 320,000 customers over
+540 days: ``PETPRO_BENCH_PIPELINE_CUSTOMERS=320000 make bench`` (needs ~10 GB of disk and
+about 35 minutes for three rounds on 2 cores).
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import socket
 import statistics
@@ -43,6 +50,7 @@ from typing import Any
 
 import psycopg
 
+from bench.goals import goal
 from bench.tree_memory import TreePeak
 from petpro.settings import REPO_ROOT, get_settings
 
@@ -92,8 +100,14 @@ def _print(name: str, parts: dict[str, float]) -> None:
     )
 
 
-def _bench(url: str, home: Path, customers: int, days: int) -> None:
+def _median_parts(rounds: list[dict[str, float]]) -> dict[str, float]:
+    """Each part's median over the rounds (so the medians need not add up to the wall's)."""
+    return {key: statistics.median(r[key] for r in rounds) for key in rounds[0]}
+
+
+def _bench(url: str, home: Path, customers: int, days: int, runs: int) -> None:
     from orchestration.location import build_definitions
+    from orchestration.partitions import activity_partitions
     from orchestration.runner import instance_for, refresh
     from sourcedb import clock
     from sourcedb.schema import create_schema
@@ -104,12 +118,21 @@ def _bench(url: str, home: Path, customers: int, days: int) -> None:
     os.environ["PETPRO_SOURCE_URL"] = url
     os.environ.setdefault("PETPRO_PII_KEY", "bench-pii-key")
     settings = get_settings()
+    yesterday = clock.today_in(settings.timezone) - timedelta(days=1)
+    # One new whole day per round, the last one yesterday: the seed ends the day before the first.
+    new_days = [yesterday - timedelta(days=runs - n) for n in range(1, runs + 1)]
     with psycopg.connect(url) as conn:
         create_schema(conn)
         empty = is_empty(conn)
     if empty:
         started = time.perf_counter()
-        seed = seed_source(url, customers=customers, days=days, timezone=settings.timezone)
+        seed = seed_source(
+            url,
+            customers=customers,
+            days=days,
+            end_date=new_days[0] - timedelta(days=1),
+            timezone=settings.timezone,
+        )
         print(
             f"seeded {seed.rows['activities']:,} activities, {customers:,} customers, {days} days "
             f"in {time.perf_counter() - started:.1f} s",
@@ -120,41 +143,56 @@ def _bench(url: str, home: Path, customers: int, days: int) -> None:
     instance = instance_for(settings)
     print(f"definitions + instance loaded in {time.perf_counter() - started:.1f} s", flush=True)
 
-    with TreePeak() as full_memory:
-        full = refresh(settings, full=True, defs=defs, instance=instance)
-    full_parts = _breakdown(full)
-    _print("full_rebuild", full_parts)
-    _print_memory("full_rebuild", full_memory)
-
-    yesterday = clock.today_in(settings.timezone) - timedelta(days=1)
-    try:
-        day = simulate_day(url, day=yesterday, timezone=settings.timezone)
-    except SimulateError as exc:
-        raise SystemExit(
-            f"bench pipeline: cannot simulate the nightly's new day: {exc}. "
-            "PETPRO_BENCH_SOURCE_URL must name a source whose history ends before yesterday."
-        ) from exc
-    print(f"simulated {day.day}: {sum(day.inserts.values()):,} new rows", flush=True)
-    from orchestration.partitions import activity_partitions
-
-    last = activity_partitions(settings).get_last_partition_key()
-    key = min(day.day.isoformat(), last or day.day.isoformat())
-
-    with TreePeak() as nightly_memory:
-        nightly = refresh(settings, day=date.fromisoformat(key), defs=defs, instance=instance)
-    nightly_parts = _breakdown(nightly)
-    _print("nightly_refresh", nightly_parts)
-    _print_memory("nightly_refresh", nightly_memory)
-    ratio = nightly_parts["wall"] / full_parts["wall"]
-    overhead = max(full_parts["overhead"], nightly_parts["overhead"])
-    noop = [_noop_refresh() for _ in range(NOOP_ROUNDS)]
+    fulls: list[dict[str, float]] = []
+    nightlies: list[dict[str, float]] = []
+    ratios: list[float] = []
+    overheads: list[float] = []
+    for n, new_day in enumerate(new_days, start=1):
+        with TreePeak() as full_memory:
+            full = refresh(settings, full=True, defs=defs, instance=instance)
+        fulls.append(_breakdown(full) | {"peak_mb": full_memory.bytes / 1e6})
+        _print(f"{n}: full_rebuild", fulls[-1])
+        _print_memory(f"{n}: full_rebuild", full_memory)
+        try:
+            day = simulate_day(url, day=new_day, timezone=settings.timezone)
+        except SimulateError as exc:
+            raise SystemExit(
+                f"bench pipeline: cannot simulate the nightly's new day: {exc}. "
+                f"PETPRO_BENCH_SOURCE_URL must name a source whose history ends before "
+                f"{new_days[0]} ({runs} rounds, one new day each)."
+            ) from exc
+        print(f"{n}: simulated {day.day}: {sum(day.inserts.values()):,} new rows", flush=True)
+        last = activity_partitions(settings).get_last_partition_key()
+        key = min(day.day.isoformat(), last or day.day.isoformat())
+        with TreePeak() as nightly_memory:
+            nightly = refresh(settings, day=date.fromisoformat(key), defs=defs, instance=instance)
+        nightlies.append(_breakdown(nightly) | {"peak_mb": nightly_memory.bytes / 1e6})
+        _print(f"{n}: nightly", nightlies[-1])
+        _print_memory(f"{n}: nightly", nightly_memory)
+        ratios.append(nightlies[-1]["wall"] / fulls[-1]["wall"])
+        overheads.append(max(fulls[-1]["overhead"], nightlies[-1]["overhead"]))
+        print(f"{n}: nightly / full {ratios[-1]:.1%}; load average {_load()}", flush=True)
+    full_m, nightly_m = _median_parts(fulls), _median_parts(nightlies)
+    print(f"medians of {runs} interleaved rounds:", flush=True)
+    _print("full_rebuild", full_m)
+    _print("nightly", nightly_m)
+    print(
+        f"peak RSS of this process tree (the benchmark's own process included): full "
+        f"{full_m['peak_mb']:,.0f} MB, nightly {nightly_m['peak_mb']:,.0f} MB",
+        flush=True,
+    )
+    ratio = statistics.median(ratios)
+    overhead = statistics.median(overheads)
+    noop = [_noop_refresh() for _ in range(runs)]
     noop_median = statistics.median(noop)
     print(
-        f"no-op `petpro refresh` (CLI start included), {NOOP_ROUNDS} runs: "
+        f"no-op `petpro refresh` (CLI start included), {runs} runs: "
         + ", ".join(f"{s:.1f} s" for s in noop),
         flush=True,
     )
-    latency, process_peak = _intraday_latency(url, settings)
+    intraday = [_intraday_latency(url, settings) for _ in range(runs)]
+    latency = statistics.median(seconds for seconds, _ in intraday)
+    process_peak = statistics.median(peak for _, peak in intraday)
     print(f"load average {_load()}", flush=True)
     goal("nightly refresh / full rebuild", ratio, 0.10, f"{ratio:.1%}", "≤ 10 %")
     goal(
@@ -175,19 +213,8 @@ def _bench(url: str, home: Path, customers: int, days: int) -> None:
     )
 
 
-NOOP_ROUNDS = 3
-
-
 def _load() -> str:
     return " ".join(f"{x:.1f}" for x in os.getloadavg())
-
-
-def goal(name: str, ratio: float, limit: float, figure: str, target: str) -> None:
-    """One goal line: figure, ratio to the goal, verdict (``make bench`` prints these)."""
-    verdict = "pass" if ratio <= limit else "short"
-    print(
-        f"GOAL {name}: {figure} (goal {target}; ratio {ratio / limit:.2f} of the goal) — {verdict}"
-    )
 
 
 def _intraday_latency(url: str, settings: Any) -> tuple[float, int]:
@@ -249,6 +276,16 @@ def _noop_refresh() -> float:
 
 
 def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench pipeline", description=__doc__)
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=int(os.environ.get("PETPRO_BENCH_PIPELINE_RUNS", "3")),
+        help="interleaved rounds of full rebuild + nightly (>= 3; default 3)",
+    )
+    args = parser.parse_args(argv)
+    if args.runs < 3:
+        parser.error("--runs must be at least 3: every figure is a median of >= 3 rounds")
     customers = int(os.environ.get("PETPRO_BENCH_PIPELINE_CUSTOMERS", "4000"))
     days = int(os.environ.get("PETPRO_BENCH_PIPELINE_DAYS", "540"))
     external = os.environ.get("PETPRO_BENCH_SOURCE_URL")
@@ -256,7 +293,7 @@ def main(argv: list[str]) -> None:
     with tempfile.TemporaryDirectory(prefix="petpro-bench-pipeline-") as tmp:
         try:
             if external:
-                _bench(external, Path(tmp) / "home", customers, days)
+                _bench(external, Path(tmp) / "home", customers, days, args.runs)
                 return
             from sourcedb.server import EmbeddedServer
 
@@ -266,7 +303,7 @@ def main(argv: list[str]) -> None:
             server = EmbeddedServer(pg)
             url = server.start()
             try:
-                _bench(url, Path(tmp) / "home", customers, days)
+                _bench(url, Path(tmp) / "home", customers, days, args.runs)
             finally:
                 server.stop()
         finally:
@@ -275,6 +312,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    import sys
-
     main(sys.argv[1:])
