@@ -2,7 +2,8 @@
 
 A synthetic lake with exactly the contract's layout and columns is written directly with
 DuckDB (seeding a PostgreSQL source of tens of millions of activities would take far longer
-than the thing measured). Then, in ``--runs`` interleaved rounds (default 3): ``dbt build
+than the thing measured). Then, in ``--runs`` interleaved rounds (default 3, or
+``PETPRO_BENCH_DBT_RUNS``): ``dbt build
 --full-refresh`` is timed, one more day of activities is added to the lake, and ``dbt build``
 of that day is timed — the models *and their tests*, with the vars of every Dagster run and
 the day's window in ``PETPRO_DBT_MIN_DATE``/``PETPRO_DBT_MAX_DATE``, as the orchestrator passes
@@ -29,7 +30,7 @@ from pathlib import Path
 
 import duckdb
 
-from bench.goals import goal
+from bench.goals import add_runs_option, goal
 from petpro.settings import get_settings
 from warehouse.dbt import DbtRun
 
@@ -190,10 +191,8 @@ def main(argv: list[str]) -> None:
     parser.add_argument(
         "--days", type=int, default=int(os.environ.get("PETPRO_BENCH_DBT_DAYS", "365"))
     )
-    parser.add_argument("--runs", type=int, default=3, help="interleaved rounds (>= 3)")
+    add_runs_option(parser, "full build + one-day build", "PETPRO_BENCH_DBT_RUNS")
     args = parser.parse_args(argv)
-    if args.runs < 3:
-        parser.error("--runs must be at least 3: every figure is a median of >= 3 rounds")
     given = os.environ.get("PETPRO_BENCH_DBT_HOME")
     home = Path(given) if given else Path(tempfile.mkdtemp(prefix="petpro-bench-dbt-"))
     try:

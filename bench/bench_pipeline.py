@@ -50,7 +50,7 @@ from typing import Any
 
 import psycopg
 
-from bench.goals import goal
+from bench.goals import add_runs_option, goal
 from bench.tree_memory import TreePeak
 from petpro.settings import REPO_ROOT, get_settings
 
@@ -277,15 +277,8 @@ def _noop_refresh() -> float:
 
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench pipeline", description=__doc__)
-    parser.add_argument(
-        "--runs",
-        type=int,
-        default=int(os.environ.get("PETPRO_BENCH_PIPELINE_RUNS", "3")),
-        help="interleaved rounds of full rebuild + nightly (>= 3; default 3)",
-    )
+    add_runs_option(parser, "full rebuild + nightly", "PETPRO_BENCH_PIPELINE_RUNS")
     args = parser.parse_args(argv)
-    if args.runs < 3:
-        parser.error("--runs must be at least 3: every figure is a median of >= 3 rounds")
     customers = int(os.environ.get("PETPRO_BENCH_PIPELINE_CUSTOMERS", "4000"))
     days = int(os.environ.get("PETPRO_BENCH_PIPELINE_DAYS", "540"))
     external = os.environ.get("PETPRO_BENCH_SOURCE_URL")
