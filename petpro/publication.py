@@ -37,6 +37,9 @@ DATABASE_FILE = "warehouse.duckdb"
 MARTS_DIR = "marts"
 RECORD_FILE = "publication.json"
 PUBLICATION_TABLE = "_publication"
+# The distinct customer ids of a version's customer-level marts, written with the version so
+# the erasure check compares two small sets instead of re-scanning every older version.
+CUSTOMERS_TABLE = "_publication_customers"
 RUN_ID_KEY = "petpro.run_id"  # key-value metadata of every published Parquet file
 LEGACY_VERSION = "legacy"
 

@@ -281,6 +281,46 @@ def test_exports_and_the_api_read_the_version_current_points_at(home: Settings) 
     assert served == exported == ("new", 7)
 
 
+def build_customer_marts(settings: Settings, profile: list[int], daily: list[int]) -> None:
+    """Two customer-level marts (names from the vocabulary) in the build database."""
+    with duckdb.connect(str(settings.build_db)) as con:
+        con.execute(
+            "create or replace table mart_customer_profile as select unnest(?) as customer_id",
+            [profile],
+        )
+        con.execute(
+            "create or replace table mart_customer_activity_daily as "
+            "select unnest(?) as customer_id, 1 as events",
+            [daily],
+        )
+
+
+def test_a_version_stores_the_customer_ids_of_its_customer_level_marts(home: Settings) -> None:
+    build_customer_marts(home, profile=[1, 2, 3], daily=[3, 4, 4])
+    result = publish(home, run_id="ids")
+    with duckdb.connect(str(result.database), read_only=True) as con:
+        ids = sorted(r[0] for r in con.execute("select id from _publication_customers").fetchall())
+    assert ids == ["1", "2", "3", "4"]  # mart_a and mart_b have no customer_id
+
+
+def test_an_erased_customer_prunes_versions_with_and_without_a_stored_id_set(
+    home: Settings,
+) -> None:
+    build_customer_marts(home, profile=[1, 2, 3], daily=[2, 3, 4])
+    first = publish(home, run_id="first", keep_versions=10)
+    second = publish(home, run_id="second", keep_versions=10)
+    # A version published before the id set was stored: only its marts say whom it holds.
+    with duckdb.connect(str(second.database)) as con:
+        con.execute("drop table _publication_customers")
+    build_customer_marts(home, profile=[1, 2, 3], daily=[2, 3])  # 4 erased, only daily had it
+    third = publish(home, run_id="third", keep_versions=10)
+    assert sorted(third.erased) == sorted([first.version, second.version])
+    assert sorted(version_runs(home).values()) == ["third"]
+    fourth = publish(home, run_id="fourth", keep_versions=10)
+    assert fourth.erased == ()
+    assert sorted(version_runs(home).values()) == ["fourth", "third"]
+
+
 def test_derived_marts_join_the_same_version(home: Settings) -> None:
     def squares(con: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:
         # Reads the staged copy of mart_a, exactly what readers of this version will see.
