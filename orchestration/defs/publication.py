@@ -71,9 +71,14 @@ def failed_blocking_checks(
     context: AssetExecutionContext, blocking: Sequence[AssetCheckKey]
 ) -> list[str]:
     """Names of the ``blocking`` checks whose latest evaluation failed with ERROR severity."""
+    # One query for all of them: one per check (251 at 320,000 customers) took 0.9-1.5 s of
+    # every publication on SQLite storage, the batch 0.05-0.09 s (docs/orchestration.md).
+    latest = context.instance.event_log_storage.get_latest_asset_check_execution_by_key(
+        list(blocking)
+    )
     failed = []
     for key in blocking:
-        record = context.instance.get_latest_asset_check_evaluation_record(key)
+        record = latest.get(key)
         if record is None or record.status.value != "FAILED":
             continue
         evaluation = record.evaluation

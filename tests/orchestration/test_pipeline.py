@@ -32,7 +32,7 @@ import psycopg
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from dagster import DagsterEventType
+from dagster import AssetKey, DagsterEventType
 
 from orchestration.location import build_definitions
 from orchestration.runner import RunSummary, instance_for, refresh
@@ -390,6 +390,24 @@ def test_failing_blocking_check_stops_publication(pipeline: Pipeline) -> None:
             if e.is_step_materialization
         }
         assert "published_warehouse" not in materialized
+        assert _snapshot(settings.published_dir) == before
+
+        # The asset's own gate: materialized alone (by hand, after that failed run), it finds
+        # the failed check as the latest evaluation and refuses.
+        alone = job.execute_in_process(
+            instance=instance_for(settings),
+            partition_key=(pipeline.source.end + timedelta(days=1)).isoformat(),
+            asset_selection=[AssetKey("published_warehouse")],
+            raise_on_error=False,
+        )
+        assert not alone.success
+        refusals = [
+            e.step_failure_data.user_failure_data.description
+            for e in alone.get_step_failure_events()
+            if e.step_failure_data.user_failure_data is not None
+        ]
+        assert len(refusals) == 1, refusals
+        assert refusals[0].startswith("not publishing: blocking checks failed"), refusals
         assert _snapshot(settings.published_dir) == before
     finally:
         users.write_bytes(original)
