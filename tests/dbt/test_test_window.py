@@ -1,11 +1,12 @@
 """The test window of nightly runs (``macros/tests/test_window.sql``), on a real lake and dbt.
 
 A nightly refresh passes ``test_window: true`` with its ``min_date``: the tests of the
-activity log and of the delete+insert facts then read only the days the run rebuilt. These
-tests prove both sides of that trade: a defect *outside* the window is found by a run
-without the window (full rebuild, ``dbt build``) and not by the nightly one; a defect
-*inside* it is found by the nightly one; and a relationships test is never windowed (an
-erasure can orphan an old row).
+activity log and of the delete+insert facts then read only the days the run rebuilt (those of
+the active periods, every week and month it rebuilt). These tests prove both sides of that
+trade: a defect *outside* the window is found by a run without the window (full rebuild,
+``dbt build``) and not by the nightly one; a defect *inside* it — for periods, in a month
+that starts before the window — is found by the nightly one; and a relationships test is
+never windowed (an erasure can orphan an old row).
 """
 
 from __future__ import annotations
@@ -97,3 +98,39 @@ def test_relationships_tests_are_never_windowed(make_source: Any, tmp_path: Path
             [first],
         )
     assert not _passes(settings, RELATIONSHIPS, nightly)
+
+
+PERIODS_UNIQUE = (
+    "unique_combination_of_columns_int_customer_active_periods_interval__period_start__customer_id"
+)
+
+
+def _duplicate_period(settings: Any, interval: str, start: date) -> None:
+    with duckdb.connect(str(settings.build_db)) as con:
+        added = con.execute(
+            "insert into int_customer_active_periods select * from int_customer_active_periods "
+            'where "interval" = ? and period_start = ? limit 1',
+            [interval, start],
+        ).fetchone()[0]
+    assert added == 1, f"the seeded history has no {interval} period starting {start}"
+
+
+def test_period_tests_cover_the_weeks_and_months_the_window_rebuilt(
+    make_source: Any, tmp_path: Path
+) -> None:
+    from warehouse.dbt import run_dbt
+
+    settings = world_settings(tmp_path / "home", make_source("UTC", seed=13), "UTC")
+    ingest(settings)
+    run_dbt(settings, ["run", "--select", "+int_customer_active_periods"], capture=True)
+    # Window from Friday 2025-04-11 (min_date - late_days): the nightly rebuilt April whole
+    # and the ISO week from Monday 04-07, so its tests must read every period from 04-01.
+    nightly = {"min_date": "2025-04-14", "late_days": 3, "test_window": True}
+    assert _passes(settings, PERIODS_UNIQUE, nightly), "the seeded build must pass to begin with"
+
+    _duplicate_period(settings, "month", date(2025, 2, 1))
+    assert not _passes(settings, PERIODS_UNIQUE, None), "a full test run must find old periods"
+    assert _passes(settings, PERIODS_UNIQUE, nightly), "February was not rebuilt: not read"
+
+    _duplicate_period(settings, "month", date(2025, 4, 1))
+    assert not _passes(settings, PERIODS_UNIQUE, nightly), "April was rebuilt: it must be read"

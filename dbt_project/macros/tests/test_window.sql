@@ -12,7 +12,10 @@
     full rebuild, a `dbt build` by hand) every row is tested, as before.
 
     Only models whose rows outside the window cannot change are marked: the activity log
-    (immutable events, a day per partition) and the delete+insert-by-date facts. A duplicate
+    (immutable events, a day per partition), the delete+insert-by-date facts, and the active
+    periods (`periods: true`: the date column holds the start of a day, ISO week or month, and
+    every week and month overlapping the window was rebuilt whole, so the tested rows start
+    at the earlier of the window start's week and month). A duplicate
     there shares its date with the row it duplicates, so it is inside the window whenever
     one of the two was just written. Relationships tests are never windowed: an erasure can
     orphan an old row, and that must still fail the run.
@@ -55,6 +58,11 @@
         {%- do return('') -%}
     {%- endif -%}
     {%- set start = "(date '" ~ min_date ~ "' - " ~ (var('late_days') | int) ~ ")" -%}
+    {%- if found.spec.periods -%}
+        {#- Period starts of days, ISO weeks and months: the weeks and months overlapping the
+            window were rebuilt whole (delete_period_window), from the earlier of their starts. -#}
+        {%- set start = "least(" ~ week_start(start) ~ ", " ~ month_start(start) ~ ")" -%}
+    {%- endif -%}
     {%- set condition = found.spec.date_column ~ " >= " ~ start -%}
     {%- if found.spec.partition_column -%}
         {#- The hive partition value, padded a day like activity_window_filter, lets DuckDB skip files. -#}
