@@ -49,14 +49,20 @@ def _passes(settings: Any, select: str, dbt_vars: dict[str, Any] | None) -> bool
     return True
 
 
+def _built(make_source: Any, tmp_path: Path, seed: int, models: str) -> Any:
+    """A seeded source ingested into a new home, and ``models`` (a dbt selector) built."""
+    from warehouse.dbt import run_dbt
+
+    settings = world_settings(tmp_path / "home", make_source("UTC", seed=seed), "UTC")
+    ingest(settings)
+    run_dbt(settings, ["run", "--select", models], capture=True)
+    return settings
+
+
 def test_nightly_tests_check_the_window_and_full_runs_everything(
     make_source: Any, tmp_path: Path
 ) -> None:
-    from warehouse.dbt import run_dbt
-
-    settings = world_settings(tmp_path / "home", make_source("UTC", seed=11), "UTC")
-    ingest(settings)
-    run_dbt(settings, ["run", "--select", "+int_customer_daily_activity"], capture=True)
+    settings = _built(make_source, tmp_path, 11, "+int_customer_daily_activity")
     days = sorted(
         date.fromisoformat(p.name.removeprefix("event_date="))
         for p in (settings.raw_dir / "activities").iterdir()
@@ -78,11 +84,7 @@ def test_nightly_tests_check_the_window_and_full_runs_everything(
 
 
 def test_relationships_tests_are_never_windowed(make_source: Any, tmp_path: Path) -> None:
-    from warehouse.dbt import run_dbt
-
-    settings = world_settings(tmp_path / "home", make_source("UTC", seed=12), "UTC")
-    ingest(settings)
-    run_dbt(settings, ["run", "--select", "+int_customer_daily_activity"], capture=True)
+    settings = _built(make_source, tmp_path, 12, "+int_customer_daily_activity")
     with duckdb.connect(str(settings.build_db), read_only=True) as con:
         (first, last) = con.execute(
             "select min(activity_date), max(activity_date) from int_customer_daily_activity"
@@ -118,11 +120,7 @@ def _duplicate_period(settings: Any, interval: str, start: date) -> None:
 def test_period_tests_cover_the_weeks_and_months_the_window_rebuilt(
     make_source: Any, tmp_path: Path
 ) -> None:
-    from warehouse.dbt import run_dbt
-
-    settings = world_settings(tmp_path / "home", make_source("UTC", seed=13), "UTC")
-    ingest(settings)
-    run_dbt(settings, ["run", "--select", "+int_customer_active_periods"], capture=True)
+    settings = _built(make_source, tmp_path, 13, "+int_customer_active_periods")
     # Window from Friday 2025-04-11 (min_date - late_days): the nightly rebuilt April whole
     # and the ISO week from Monday 04-07, so its tests must read every period from 04-01.
     nightly = {"min_date": "2025-04-14", "late_days": 3, "test_window": True}
