@@ -299,7 +299,9 @@ def test_a_version_stores_the_customer_ids_of_its_customer_level_marts(home: Set
     build_customer_marts(home, profile=[1, 2, 3], daily=[3, 4, 4])
     result = publish(home, run_id="ids")
     with duckdb.connect(str(result.database), read_only=True) as con:
-        ids = sorted(r[0] for r in con.execute("select id from _publication_customers").fetchall())
+        ids = sorted(
+            r[0] for r in con.execute("select customer_id from _publication_customers").fetchall()
+        )
     assert ids == ["1", "2", "3", "4"]  # mart_a and mart_b have no customer_id
 
 
