@@ -275,11 +275,11 @@ def _customer_id_sets(con: duckdb.DuckDBPyConnection, catalog: str) -> list[str]
     """Queries (one column ``id``) that together give every customer id of a version.
 
     One query of the version's stored id set when it has one; per customer-level mart for a
-    version published before the set was stored (it is read the long way, never trusted
-    empty)."""
+    version published before the set was stored, or whose stored table lacks the
+    ``customer_id`` column (it is read the long way, never trusted empty)."""
     stored = con.execute(
-        "select count(*) from information_schema.tables where table_catalog = ? "
-        "and table_schema = 'main' and table_name = ?",
+        "select count(*) from information_schema.columns where table_catalog = ? "
+        "and table_schema = 'main' and table_name = ? and column_name = 'customer_id'",
         [catalog, CUSTOMERS_TABLE],
     ).fetchone()[0]
     if stored:
