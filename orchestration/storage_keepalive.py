@@ -6,9 +6,9 @@ demo dataset (planned, materialization and check events of ~300 assets and ~250 
 written to the run's own file and mirrored into the cross-run index). A connection that is the
 last one on a file in write-ahead-log mode checkpoints the log and deletes it when it closes, so
 every event paid a checkpoint, a file deletion and the log's re-creation: 11.7 s of that
-nightly's 36 s were spent inside those connections, 4.5 s of them before its first step
-(docs/orchestration.md, "Dagster's event writes"). One idle connection held on each file makes
-every other close an ordinary one.
+nightly's 36 s were spent inside those connections, and its first step started 4.5 s after
+the run was asked for, writing planned events (docs/orchestration.md, "Dagster's event
+writes"). One idle connection held on each file makes every other close an ordinary one.
 
 Only two public formats are relied on: SQLite's file header (bytes 18-19 are 2 for a database
 in WAL mode) and the file names of Dagster's default SQLite layout (``history/runs.db``,
