@@ -262,31 +262,25 @@ def prune_versions(settings: Settings, *, keep: int = DEFAULT_KEEP_VERSIONS) -> 
     return [e.name for e in doomed]
 
 
-def _customer_level_marts(con: duckdb.DuckDBPyConnection, catalog: str) -> list[str]:
-    rows = con.execute(
-        "select table_name from information_schema.columns where table_catalog = ? "
-        "and table_schema = 'main' and column_name = 'customer_id'",
-        [catalog],
-    ).fetchall()
-    return sorted(r[0] for r in rows if r[0] in CUSTOMER_LEVEL_MARTS)
-
-
 def _customer_id_sets(con: duckdb.DuckDBPyConnection, catalog: str) -> list[str]:
     """Queries (one column ``id``) that together give every customer id of a version.
 
     One query of the version's stored id set when it has one; per customer-level mart for a
     version published before the set was stored, or whose stored table lacks the
     ``customer_id`` column (it is read the long way, never trusted empty)."""
-    stored = con.execute(
-        "select count(*) from information_schema.columns where table_catalog = ? "
-        "and table_schema = 'main' and table_name = ? and column_name = 'customer_id'",
-        [catalog, CUSTOMERS_TABLE],
-    ).fetchone()[0]
-    if stored:
+    with_ids = {
+        r[0]
+        for r in con.execute(
+            "select table_name from information_schema.columns where table_catalog = ? "
+            "and table_schema = 'main' and column_name = 'customer_id'",
+            [catalog],
+        ).fetchall()
+    }
+    if CUSTOMERS_TABLE in with_ids:
         return [f"select customer_id as id from {catalog}.main.{CUSTOMERS_TABLE}"]
     return [
         f"select customer_id::varchar as id from {catalog}.main.{quote_ident(m)}"
-        for m in _customer_level_marts(con, catalog)
+        for m in sorted(with_ids & CUSTOMER_LEVEL_MARTS)
     ]
 
 
