@@ -13,10 +13,10 @@ writes"). One idle connection held on each file makes every other close an ordin
 Only two public formats are relied on: SQLite's file header (bytes 18-19 are 2 for a database
 in WAL mode) and the file names of Dagster's default SQLite layout (``history/runs.db``,
 ``history/runs/index.db``, ``history/runs/<run_id>.db``). A storage laid out otherwise (another
-layout, PostgreSQL) has no such files: nothing is held and the run proceeds as before. The
-held connections open existing files only (``mode=rw``: never create one), read once so SQLite
-maps the log's index, and then hold no transaction, so they never block Dagster's writes or its
-checkpoints; the last close, after the run, checkpoints the log once.
+layout, PostgreSQL) has no index file: nothing is held or waited for, and the run proceeds as
+before. The held connections open existing files only (``mode=rw``: never create one), read
+once so SQLite maps the log's index, and then hold no transaction, so they never block
+Dagster's writes or its checkpoints; the last close, after the run, checkpoints the log once.
 
 The run's own file appears during the run (its first event creates it), so a watcher thread
 polls for it and takes hold as soon as the file is in WAL mode.
@@ -105,7 +105,10 @@ class HeldStorage:
 @contextmanager
 def storage_held_open(dagster_home: Path | None, run_id: str) -> Iterator[HeldStorage]:
     """Hold the run's SQLite storage files open from now until the block exits."""
-    held = HeldStorage(storage_files(dagster_home, run_id) if dagster_home else [])
+    files = storage_files(dagster_home, run_id) if dagster_home else []
+    # The index exists from the instance's creation in the default layout: without it this is
+    # another storage, and there is nothing to wait for.
+    held = HeldStorage(files if files and files[0].exists() else [])
     stop = threading.Event()
     watcher: threading.Thread | None = None
     if not held.take_hold():

@@ -6,13 +6,15 @@
   the cost being removed); after the run nothing is left held (no log remains), and the
   instance reads the run and its materialization back.
 - On plain SQLite files: only existing databases in WAL mode are held (a missing file is never
-  created, a rollback-journal database is left alone), and a held connection blocks neither a
-  writer nor a full checkpoint.
+  created, a rollback-journal database is left alone); without the index file (another
+  storage) nothing is held and no watcher runs; a held connection blocks neither a writer nor
+  a full checkpoint.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 
 from dagster import AssetKey, Definitions, asset, define_asset_job
@@ -65,6 +67,13 @@ def test_only_existing_databases_in_wal_mode_are_held(tmp_path: Path) -> None:
         assert held.paths == [index]
     assert not shard.exists()  # never created by the wait
     assert sorted(p.name for p in index.parent.iterdir()) == ["index.db"]
+
+
+def test_without_the_default_layout_nothing_is_held_or_awaited(tmp_path: Path) -> None:
+    with storage_held_open(tmp_path, "run-1") as held:
+        assert held.paths == []
+        assert "petpro-storage-keepalive" not in [t.name for t in threading.enumerate()]
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_held_file_blocks_neither_writes_nor_checkpoints(tmp_path: Path) -> None:
