@@ -12,6 +12,8 @@ returning its own ``Definitions``, merged here with ``Definitions.merge``:
 - ``predictions``: the customer models and the service recommender, trained weekly;
 - ``monitoring``: the run-failure alert sensor.
 
+Every job runs with :data:`orchestration.executor.petpro_executor` (in process).
+
 The settings are the ``petpro`` resource (:class:`orchestration.resources.PetProSettings`),
 bound to the settings given (tests, the CLI) or read from the environment
 (``orchestration.definitions``). Loading needs no network: the dbt manifest is prepared at
@@ -32,6 +34,7 @@ from orchestration.defs import (
     publication,
     warehouse,
 )
+from orchestration.executor import petpro_executor
 from orchestration.partitions import activity_partitions
 from orchestration.resources import PetProSettings
 from petpro.settings import Settings, get_settings
@@ -54,5 +57,9 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
         monitoring.definitions(),
         insights.definitions(),
         predictions.definitions(settings),
-        Definitions(resources={"petpro": PetProSettings.from_settings(settings)}),
+        # Launched runs (daemon, UI) execute in process with the keepalive (executor.py).
+        Definitions(
+            resources={"petpro": PetProSettings.from_settings(settings)},
+            executor=petpro_executor,
+        ),
     )

@@ -5,6 +5,11 @@
   closed between events, so without a held connection each close deletes the log: that is
   the cost being removed); after the run nothing is left held (no log remains), and the
   instance reads the run and its materialization back.
+- Runs Dagster's run worker executes (the daemon's schedule and sensor runs, the UI's): every
+  job of the code location has the in-process executor with the keepalive, and a job executed
+  the way the run worker executes it (``execute_job`` of a reconstructable job, the job's own
+  executor) sees both logs from inside its step (with Dagster's default executor the step runs
+  in a process of its own and sees neither).
 - On plain SQLite files: only existing databases in WAL mode are held (a missing file is never
   created, a rollback-journal database is left alone); without the index file (another
   storage) nothing is held and no watcher runs; a held connection blocks neither a writer nor
@@ -17,8 +22,18 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from dagster import AssetKey, Definitions, asset, define_asset_job
+from dagster import (
+    AssetKey,
+    Definitions,
+    MaterializeResult,
+    asset,
+    define_asset_job,
+    execute_job,
+    reconstructable,
+)
 
+from orchestration.executor import EXECUTOR_NAME, petpro_executor
+from orchestration.location import build_definitions
 from orchestration.runner import instance_for, run_job
 from orchestration.storage_keepalive import in_wal_mode, storage_files, storage_held_open
 from petpro.settings import Settings
@@ -46,6 +61,47 @@ def test_a_run_holds_its_event_files_open_and_releases_them(settings: Settings) 
     record = instance.get_run_record_by_id(summary.run_id)
     assert record is not None and record.dagster_run.is_success
     assert instance.get_latest_materialization_event(AssetKey("probe")) is not None
+
+
+@asset
+def keepalive_probe(context) -> MaterializeResult:  # unannotated: as in the test above
+    root = Path(context.instance.root_directory)
+    index, _runs, shard = storage_files(root, context.run_id)
+    return MaterializeResult(
+        metadata={
+            "shard_log": Path(f"{shard}-wal").exists(),
+            "index_log": Path(f"{index}-wal").exists(),
+        }
+    )
+
+
+def keepalive_probe_job():  # module level: what ``reconstructable`` points the run worker at
+    return Definitions(
+        assets=[keepalive_probe],
+        jobs=[define_asset_job("keepalive_probe_job")],
+        executor=petpro_executor,
+    ).resolve_job_def("keepalive_probe_job")
+
+
+def test_every_job_of_the_location_runs_in_process_with_the_keepalive(settings: Settings) -> None:
+    jobs = build_definitions(settings).resolve_all_job_defs()
+    assert {job.name: job.executor_def.name for job in jobs} == {
+        job.name: EXECUTOR_NAME for job in jobs
+    }
+    assert "nightly_refresh" in {job.name for job in jobs}
+
+
+def test_a_launched_run_holds_its_event_files_open(settings: Settings) -> None:
+    instance = instance_for(settings)
+    with execute_job(reconstructable(keepalive_probe_job), instance=instance) as result:
+        assert result.success
+        run_id = result.run_id
+    event = instance.get_latest_materialization_event(AssetKey("keepalive_probe"))
+    assert event is not None and event.run_id == run_id
+    seen = {k: v.value for k, v in event.asset_materialization.metadata.items()}
+    assert seen == {"shard_log": True, "index_log": True}
+    shard = storage_files(Path(instance.root_directory), run_id)[2]
+    assert not Path(f"{shard}-wal").exists()  # released after the run
 
 
 def _database(path: Path, *, wal: bool) -> None:
