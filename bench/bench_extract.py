@@ -129,7 +129,7 @@ def _child(url: str, home: str) -> None:
     """Run our full extraction in this (fresh) process and print JSON figures."""
     import psutil
 
-    import ingestion.run
+    import ingestion.quality_worker
     from ingestion.run import ingest_table
 
     process = psutil.Process()
@@ -149,13 +149,13 @@ def _child(url: str, home: str) -> None:
     watcher = threading.Thread(target=sample, daemon=True)
     watcher.start()
     settings = get_settings(home=home, source_url=url, pii_key="bench-pii-key")
-    validate = ingestion.run.validate
+    validate = ingestion.quality_worker.validate
 
     def validate_phase(*args: object, **kwargs: object) -> object:
         phase["name"] = "quality"  # extraction is done: GX imports count separately
         return validate(*args, **kwargs)
 
-    ingestion.run.validate = validate_phase  # type: ignore[assignment]
+    ingestion.quality_worker.validate = validate_phase  # type: ignore[assignment]
     result = ingest_table(settings, "activities", full=True)
     stop.set()
     watcher.join()

@@ -6,7 +6,8 @@ public API used by the CLI (``petpro ingest``) and by the orchestration layer. T
 live in modules named for what they do: ``snapshots`` (merge by key), ``activity_stream``
 and ``partition_writer`` (the daily-partitioned activity log), ``row_checks`` (the row-level
 gate that quarantines bad rows), ``integrity`` (corrupt lake files), ``quality`` (the sampled
-Great Expectations suite), ``records`` (results and run records), ``memory`` (allocator).
+Great Expectations suite) and ``quality_worker`` (the child process it runs in), ``records``
+(results and run records), ``memory`` (allocator).
 
 A table's run: verify its lake files that changed since ingestion wrote them (all of them
 with ``verify_all``; a corrupt one is re-extracted), extract inside one
@@ -28,7 +29,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ingestion import lake, watermarks
+from ingestion import lake, quality_worker, watermarks
 from ingestion.activity_stream import extract_activities
 from ingestion.contracts import CONTRACTS, TableContract
 from ingestion.extract import Source, fetch_all, fetch_table, quote_ident, verify_contract
@@ -36,7 +37,7 @@ from ingestion.integrity import LakeCorruptError, Manifest, verify_table
 from ingestion.memory import memory_pool, release_memory
 from ingestion.pandas_probe import pandas_hidden
 from ingestion.privacy import Pseudonymiser
-from ingestion.quality import QualityResult, validate
+from ingestion.quality import QualityResult
 from ingestion.records import (
     IngestionError,
     IngestionRun,
@@ -297,7 +298,9 @@ def _ingest(
     if carried is not None:
         sampled = carried
     else:
-        sampled = validate(contract, sample, known_users=known_users, sampled_from=seen)
+        sampled = quality_worker.validate(
+            contract, sample, known_users=known_users, sampled_from=seen
+        )
     if carried is None or result.watermark != previous:
         _save_verdict(settings, table, result.watermark, sampled)
     result.quality = _gate_quality(settings, contract, result, gate, sampled)
@@ -345,6 +348,16 @@ def ingest_table(
     return result
 
 
+@contextlib.contextmanager
+def _quality_worker_closed() -> Iterator[None]:
+    """A whole ingestion ends its GX worker (a Dagster run ingests table by table, one step
+    each, and its dbt step ends the worker instead)."""
+    try:
+        yield
+    finally:
+        quality_worker.close()
+
+
 def run_ingestion(
     settings: Settings,
     tables: Sequence[str] | None = None,
@@ -373,7 +386,7 @@ def run_ingestion(
         # Fail fast on a missing key instead of after extracting every other table.
         settings.resolved_pii_key(allow_generated=allow_generated_key)
     run = new_run(full=full, dates=dates)
-    with _source(settings) as source:
+    with _source(settings) as source, _quality_worker_closed():
         for name in names:
             try:
                 run.tables[name] = _ingest(

@@ -53,6 +53,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
+from ingestion import quality_worker
 from orchestration.dbt_launcher import WINDOW_FILE, write_launcher
 from orchestration.defs.ingestion import raw_key, source_tables
 from orchestration.locks import WAITING, LockTimeoutError, build_writer_lock
@@ -212,6 +213,9 @@ def _run_dbt(
 ) -> Iterator[Any]:
     """The one place a dbt invocation is built and run (vars, lock, target folder, flags)."""
     settings = petpro.settings()
+    # The ingestion steps before this one are done with Great Expectations: end its worker
+    # so dbt and the publication run beside a process without it.
+    quality_worker.close()
     ensure_partial_parse(settings)
     dbt_vars, window = dbt_run_vars(settings), run_window(context)
     if window:

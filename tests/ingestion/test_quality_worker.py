@@ -1,0 +1,118 @@
+"""The sampled GX suites run in a child process: same verdicts, no GX in the ingesting process."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+import pyarrow as pa
+import pytest
+
+from ingestion import quality, quality_worker
+from ingestion.contracts import CONTRACTS
+from petpro.settings import Settings
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# A fresh process ingests two tables of a real source, then reports what it holds.
+INGEST_PROBE = """
+import json, os, sys
+import psutil
+from ingestion import quality_worker
+from ingestion.run import ingest_table
+from petpro.settings import get_settings
+
+settings = get_settings(home=sys.argv[1], source_url=sys.argv[2], pii_key="probe-key")
+users = ingest_table(settings, "users")
+activities = ingest_table(settings, "activities")
+pid = quality_worker.worker_pid()
+child = psutil.Process(pid) if pid else None
+report = {
+    "gx_here": "great_expectations" in sys.modules,
+    "worker_is_child": bool(child) and child.ppid() == os.getpid(),
+    "worker_cmdline": child.cmdline() if child else [],
+    "users": users.quality.to_dict(),
+    "activities_rows": activities.rows,
+    "activities": activities.quality.to_dict(),
+}
+quality_worker.close()
+report["worker_gone"] = not psutil.pid_exists(pid) if pid else None
+print(json.dumps(report))
+"""
+
+
+def test_ingestion_validates_in_a_worker_and_never_imports_gx(
+    seeded: Settings, source_url: str
+) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", INGEST_PROBE, str(seeded.home), source_url],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    # The suites ran (GX's expectation names in the details), but not in this process.
+    assert report["gx_here"] is False
+    assert report["worker_is_child"] is True
+    assert "ingestion.quality_worker" in report["worker_cmdline"]
+    for table in ("users", "activities"):
+        checks = report[table]["details"]["checks"]
+        assert {c["expectation"] for c in checks} >= {"expect_column_values_to_be_unique"}
+        assert report[table]["success"] is True
+    assert report["activities_rows"] > 0
+    assert report["worker_gone"] is True
+
+
+def _duplicated_users() -> pa.Table:
+    return pa.table({"id": ["u-1", "u-2", "u-2", "u-3"]})
+
+
+def test_worker_verdict_on_a_duplicated_key_is_the_in_process_one() -> None:
+    contract = CONTRACTS["users"]
+    rows = _duplicated_users()
+    try:
+        remote = quality_worker.validate(contract, rows, sampled_from=4)
+        assert quality_worker.worker_pid() is not None
+    finally:
+        quality_worker.close()
+    assert quality_worker.worker_pid() is None
+    # Two of the four rows carry the duplicated key "u-2".
+    assert remote.success is False
+    (error,) = remote.errors
+    assert "users.id" in error and "2 row(s) of a 4-row sample" in error and "u-2" in error
+    local = quality.validate(contract, rows, sampled_from=4)
+    assert remote.to_dict() == local.to_dict()
+
+
+def test_a_killed_worker_falls_back_to_validating_here(caplog: pytest.LogCaptureFixture) -> None:
+    contract = CONTRACTS["users"]
+    clean = pa.table({"id": ["u-1", "u-2"]})
+    try:
+        assert quality_worker.validate(contract, clean).success
+        pid = quality_worker.worker_pid()
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        with caplog.at_level(logging.WARNING, logger="ingestion.quality_worker"):
+            verdict = quality_worker.validate(contract, _duplicated_users())
+        # The verdict is still given (in process), and the dead worker was let go...
+        assert verdict.success is False and "users.id" in verdict.errors[0]
+        assert any("quality-check worker" in r.getMessage() for r in caplog.records)
+        assert quality_worker.worker_pid() is None
+        # ...so the next validation starts a new one.
+        assert quality_worker.validate(contract, clean).success
+        assert quality_worker.worker_pid() not in (None, pid)
+    finally:
+        quality_worker.close()
