@@ -20,6 +20,7 @@ from typing import Any
 
 import duckdb
 import psycopg
+import pyarrow as pa
 import pytest
 from psycopg import sql
 
@@ -263,6 +264,21 @@ def test_every_active_customer_gets_ten_bookable_services(rec: Rec) -> None:
         if customer not in booked:
             assert {r[6] for r in recs} == {"popular_nearby"}
     assert {r[6] for r in rows} >= {"similar_customers", "popular_nearby"}
+
+
+def test_published_recommendations_have_the_string_columns_of_the_schema(rec: Rec) -> None:
+    # Scored in memory with dictionary-encoded strings; published as plain VARCHAR columns,
+    # the types the API and the exports read.
+    from predictions.recommend_score import RECOMMENDATIONS_SCHEMA
+
+    types = dict(
+        published(
+            rec, "select column_name, column_type from (describe mart_service_recommendations)"
+        )
+    )
+    strings = {f.name for f in RECOMMENDATIONS_SCHEMA if pa.types.is_string(f.type)}
+    assert strings == {n for n, t in types.items() if t == "VARCHAR"}
+    assert list(types) == RECOMMENDATIONS_SCHEMA.names
 
 
 def test_before_any_training_every_customer_is_cold_start(rec: Rec) -> None:
