@@ -18,7 +18,9 @@ the suite itself comes back and is raised here, as it would have been in process
 
 The child's standard output is the reply channel: at start it moves it to a private
 descriptor and points file descriptor 1 at standard error, so a library printing to stdout
-cannot corrupt a reply (and its output reaches the run's logs, like the child's stderr).
+cannot corrupt a reply (and its output reaches the run's logs, like the child's stderr). It
+ignores Ctrl-C, which the parent handles; a call interrupted in the parent discards the
+worker, so no late reply is ever read as the answer to the next request.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import contextlib
 import logging
 import os
 import pickle
+import signal
 import subprocess
 import sys
 import threading
@@ -116,6 +119,11 @@ def validate(
         except OSError as exc:  # the child could not be started at all
             log.warning("could not start the quality-check worker (%s); validating here", exc)
             _discard()
+        except BaseException:
+            # Interrupted mid-call (Ctrl-C, a cancelled step): a reply may still be on its way,
+            # and the next request would read it as its own. Start afresh next time.
+            _discard()
+            raise
     return quality.validate(contract, rows, **kwargs)
 
 
@@ -160,6 +168,9 @@ def _serve(requests: IO[bytes], replies: IO[bytes]) -> None:
 
 
 def main() -> None:
+    # Ctrl-C reaches the whole process group: the parent handles it and closes the pipe,
+    # which ends this loop; a KeyboardInterrupt trace from here would only be noise.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # stray prints go to stderr, never into a reply
     sys.stdout = sys.stderr
