@@ -116,3 +116,22 @@ def test_a_killed_worker_falls_back_to_validating_here(caplog: pytest.LogCapture
         assert quality_worker.worker_pid() not in (None, pid)
     finally:
         quality_worker.close()
+
+
+def test_the_worker_ignores_ctrl_c_which_the_parent_handles() -> None:
+    # Ctrl-C reaches the whole process group; the worker must not die of it (and print a
+    # KeyboardInterrupt trace) while the parent decides what to do.
+    contract = CONTRACTS["users"]
+    clean = pa.table({"id": ["u-1", "u-2"]})
+    try:
+        assert quality_worker.validate(contract, clean).success
+        pid = quality_worker.worker_pid()
+        assert pid is not None
+        os.kill(pid, signal.SIGINT)
+        time.sleep(0.5)
+        assert psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        verdict = quality_worker.validate(contract, _duplicated_users())
+        assert verdict.success is False
+        assert quality_worker.worker_pid() == pid  # the same worker answered
+    finally:
+        quality_worker.close()
