@@ -67,17 +67,15 @@ class _Worker:
     def pid(self) -> int:
         return self.proc.pid
 
-    def call(self, *args: Any, **kwargs: Any) -> quality.QualityResult:
+    def call(self, *args: Any, **kwargs: Any) -> tuple[str, Any]:
+        """("ok", the result) or ("error", the exception the suite raised in the child)."""
         assert self.proc.stdin is not None and self.proc.stdout is not None
         try:
             pickle.dump((args, kwargs), self.proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
             self.proc.stdin.flush()
-            status, payload = pickle.load(self.proc.stdout)
+            return pickle.load(self.proc.stdout)
         except (BrokenPipeError, EOFError, OSError, pickle.UnpicklingError) as exc:
             raise _WorkerGone(f"exited with code {self.proc.poll()}") from exc
-        if status == "error":
-            raise payload
-        return payload
 
     def close(self) -> None:
         for pipe in (self.proc.stdin, self.proc.stdout):
@@ -108,7 +106,7 @@ def validate(
         try:
             if _worker is None:
                 _worker = _Worker()
-            return _worker.call(contract, rows, **kwargs)
+            status, payload = _worker.call(contract, rows, **kwargs)
         except _WorkerGone as exc:
             log.warning(
                 "the quality-check worker %s; validating %s in this process",
@@ -124,6 +122,11 @@ def validate(
             # and the next request would read it as its own. Start afresh next time.
             _discard()
             raise
+        else:
+            # The suite's own exception: raised here as in process; the worker is fine.
+            if status == "error":
+                raise payload
+            return payload
     return quality.validate(contract, rows, **kwargs)
 
 

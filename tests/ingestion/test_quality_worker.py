@@ -135,3 +135,20 @@ def test_the_worker_ignores_ctrl_c_which_the_parent_handles() -> None:
         assert quality_worker.worker_pid() == pid  # the same worker answered
     finally:
         quality_worker.close()
+
+
+def test_an_exception_of_the_suite_is_raised_here_and_the_worker_kept() -> None:
+    contract = CONTRACTS["activities"]
+    rows = pa.table({"id": ["a-1"], "user_id": ["u-1"]})
+    wrong_ids = pa.array([1, 2])  # integer ids against string user ids: Arrow refuses
+    with pytest.raises(pa.ArrowTypeError) as in_process:
+        quality.validate(contract, rows, known_users=wrong_ids)
+    try:
+        assert quality_worker.validate(contract, pa.table({"id": ["a-0"]})).success
+        pid = quality_worker.worker_pid()
+        with pytest.raises(pa.ArrowTypeError) as remote:
+            quality_worker.validate(contract, rows, known_users=wrong_ids)
+        assert str(remote.value) == str(in_process.value)
+        assert quality_worker.worker_pid() == pid  # not a dead worker: kept
+    finally:
+        quality_worker.close()
