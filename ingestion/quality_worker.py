@@ -60,7 +60,6 @@ class _Worker:
             [sys.executable, "-m", "ingestion.quality_worker"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            env=os.environ.copy(),
         )
 
     @property
@@ -107,15 +106,12 @@ def validate(
             if _worker is None:
                 _worker = _Worker()
             status, payload = _worker.call(contract, rows, **kwargs)
-        except _WorkerGone as exc:
+        except (_WorkerGone, OSError) as exc:  # it died, or could not be started at all
             log.warning(
-                "the quality-check worker %s; validating %s in this process",
+                "the quality-check worker failed (%s); validating %s in this process",
                 exc,
                 contract.table,
             )
-            _discard()
-        except OSError as exc:  # the child could not be started at all
-            log.warning("could not start the quality-check worker (%s); validating here", exc)
             _discard()
         except BaseException:
             # Interrupted mid-call (Ctrl-C, a cancelled step): a reply may still be on its way,

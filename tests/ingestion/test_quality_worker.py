@@ -76,6 +76,14 @@ def _duplicated_users() -> pa.Table:
     return pa.table({"id": ["u-1", "u-2", "u-2", "u-3"]})
 
 
+def _started_worker(contract_name: str = "users") -> int:
+    """Validate a clean sample through the worker; the pid of the worker that answered."""
+    assert quality_worker.validate(CONTRACTS[contract_name], pa.table({"id": ["u-1"]})).success
+    pid = quality_worker.worker_pid()
+    assert pid is not None
+    return pid
+
+
 def test_worker_verdict_on_a_duplicated_key_is_the_in_process_one() -> None:
     contract = CONTRACTS["users"]
     rows = _duplicated_users()
@@ -95,11 +103,8 @@ def test_worker_verdict_on_a_duplicated_key_is_the_in_process_one() -> None:
 
 def test_a_killed_worker_falls_back_to_validating_here(caplog: pytest.LogCaptureFixture) -> None:
     contract = CONTRACTS["users"]
-    clean = pa.table({"id": ["u-1", "u-2"]})
     try:
-        assert quality_worker.validate(contract, clean).success
-        pid = quality_worker.worker_pid()
-        assert pid is not None
+        pid = _started_worker()
         os.kill(pid, signal.SIGKILL)
         deadline = time.monotonic() + 30
         while psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie":
@@ -112,8 +117,7 @@ def test_a_killed_worker_falls_back_to_validating_here(caplog: pytest.LogCapture
         assert any("quality-check worker" in r.getMessage() for r in caplog.records)
         assert quality_worker.worker_pid() is None
         # ...so the next validation starts a new one.
-        assert quality_worker.validate(contract, clean).success
-        assert quality_worker.worker_pid() not in (None, pid)
+        assert _started_worker() != pid
     finally:
         quality_worker.close()
 
@@ -122,11 +126,8 @@ def test_the_worker_ignores_ctrl_c_which_the_parent_handles() -> None:
     # Ctrl-C reaches the whole process group; the worker must not die of it (and print a
     # KeyboardInterrupt trace) while the parent decides what to do.
     contract = CONTRACTS["users"]
-    clean = pa.table({"id": ["u-1", "u-2"]})
     try:
-        assert quality_worker.validate(contract, clean).success
-        pid = quality_worker.worker_pid()
-        assert pid is not None
+        pid = _started_worker()
         os.kill(pid, signal.SIGINT)
         time.sleep(0.5)
         assert psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
@@ -144,8 +145,7 @@ def test_an_exception_of_the_suite_is_raised_here_and_the_worker_kept() -> None:
     with pytest.raises(pa.ArrowTypeError) as in_process:
         quality.validate(contract, rows, known_users=wrong_ids)
     try:
-        assert quality_worker.validate(contract, pa.table({"id": ["a-0"]})).success
-        pid = quality_worker.worker_pid()
+        pid = _started_worker("activities")
         with pytest.raises(pa.ArrowTypeError) as remote:
             quality_worker.validate(contract, rows, known_users=wrong_ids)
         assert str(remote.value) == str(in_process.value)
