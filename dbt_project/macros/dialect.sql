@@ -68,6 +68,19 @@
     max_by({{ value }}, struct({{ order_columns | join(", ") }}))
 {%- endmacro %}
 
+{#- The value of the row with the least (order_columns...) tuple of the group. -#}
+{% macro arg_min_by(value, order_columns) -%}
+    {{ return(adapter.dispatch("arg_min_by")(value, order_columns)) }}
+{%- endmacro %}
+
+{% macro default__arg_min_by(value, order_columns) -%}
+    arg_min({{ value }}, ({{ order_columns | join(", ") }}))
+{%- endmacro %}
+
+{% macro spark__arg_min_by(value, order_columns) -%}
+    min_by({{ value }}, struct({{ order_columns | join(", ") }}))
+{%- endmacro %}
+
 {#- The sorted distinct non-NULL values of a text column of the group, as a list. -#}
 {% macro sorted_distinct_list(column) -%}
     {{ return(adapter.dispatch("sorted_distinct_list")(column)) }}

@@ -404,6 +404,52 @@ def oracle_activity_daily(world: Any, tz: str) -> list[tuple]:
     return q(world, tz, "select user_id::text, d, type, count(*) from act group by 1, 2, 3")
 
 
+def oracle_rfm(world: Any, tz: str) -> list[tuple]:
+    """RFM as of the high-water date, scored by PostgreSQL's own percent_rank() over the buyers
+    (docs/predictions.md, "RFM segments"): the dbt model counts buyers per distinct value."""
+    return q(
+        world,
+        tz,
+        f"""
+    , pay as (
+        select p.user_id::text as cid, upper(trim(p.currency)) as cur, p.amount,
+               (coalesce(p.paid_at, p.created_at) at time zone '{tz}')::date as pd
+        from payments p join cust c on c.id = p.user_id
+        where p.status in ('paid', 'refunded')
+          and (coalesce(p.paid_at, p.created_at) at time zone '{tz}')::date <= (select d from hwm)
+    )
+    , per_cur as (select cid, cur, count(*) as n, sum(amount) as amt from pay group by 1, 2)
+    , main as (select distinct on (cid) cid, cur, amt from per_cur order by cid, n desc, cur)
+    , buyers as (
+        select pay.cid, (select d from hwm) - max(pay.pd) as recency, count(*) as freq,
+               main.cur, main.amt
+        from pay join main using (cid) group by pay.cid, main.cur, main.amt
+    )
+    , scored as (
+        select buyers.*,
+            least(5, 1 + floor(5 * percent_rank() over (order by recency desc)))::int as r,
+            least(5, 1 + floor(5 * percent_rank() over (order by freq)))::int as f,
+            least(5, 1 + floor(5 * percent_rank() over (partition by cur order by amt)))::int as m
+        from buyers
+    )
+    select c.id::text, (select d from hwm), s.recency, coalesce(s.freq, 0), s.cur, s.amt,
+        s.r, s.f, s.m, case when s.r is not null then concat(s.r, s.f, s.m) end,
+        case
+            when s.cid is null then 'no_purchase'
+            when s.r >= 4 and s.f >= 4 and s.m >= 4 then 'champions'
+            when s.r >= 3 and s.f >= 4 then 'loyal'
+            when s.r >= 4 and s.freq = 1 then 'new'
+            when s.r >= 4 then 'potential_loyalist'
+            when s.r = 3 then 'needs_attention'
+            when s.f >= 3 then 'at_risk'
+            else 'hibernating'
+        end
+    from cust c left join scored s on s.cid = c.id::text
+    where c.signup_date <= (select d from hwm)
+    """,
+    )
+
+
 ORACLES = {
     "mart_customer_growth": oracle_growth,
     "mart_customer_activity": oracle_activity,
@@ -418,6 +464,7 @@ ORACLES = {
     "mart_repeat_customers": oracle_repeat,
     "mart_customer_activity_daily": oracle_activity_daily,
     "mart_customer_profile": oracle_profile,
+    "mart_customer_rfm": oracle_rfm,
 }
 
 

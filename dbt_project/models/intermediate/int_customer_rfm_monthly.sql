@@ -1,6 +1,7 @@
 -- RFM of every customer at the end of every month (the high-water date for the current,
 -- partial month): recency, frequency and monetary value from the collected payments up to
--- that day, quintile scores among the month's buyers, and the named segment. Read by
+-- that day (int_customer_rfm_buyers), quintile scores among the month's buyers, and the named
+-- segment. Read by
 -- mart_customer_rfm (latest month) and counted by mart_rfm_segments.
 --
 -- Scores: score = 1 + floor(5 x percent_rank), percent_rank being the share of the month's other
@@ -34,87 +35,110 @@ customer_months as (
     inner join {{ ref('int_customers') }} as customers on months.as_of_date >= customers.signup_date
 ),
 
-per_currency as (
-    select
-        months.month_start,
-        transactions.customer_id,
-        transactions.currency,
-        count(*) as payments,
-        sum(transactions.amount) as amount,
-        max(transactions.paid_date) as last_paid_date
-    from months
-    inner join {{ ref('mart_customer_transactions') }} as transactions
-        on months.as_of_date >= transactions.paid_date
-    group by months.month_start, transactions.customer_id, transactions.currency
+buyer_values as (
+    select * from {{ ref('int_customer_rfm_buyers') }}
 ),
 
-main_currency as (
+-- The scores come from counts per distinct value (macro percent_rank_score), not from three
+-- percent_rank() windows over every customer-month: at 320,000 customers those windows needed
+-- between 384 and 512 MB of DuckDB's pool, so at the 512MB default a model running beside
+-- this one could make both run out of memory (docs/warehouse.md, "RFM scores from counts").
+recency_scores as (
     select
-        per_currency.month_start,
-        per_currency.customer_id,
-        per_currency.currency,
-        per_currency.amount,
-        row_number() over (
-            partition by per_currency.month_start, per_currency.customer_id
-            order by per_currency.payments desc, per_currency.currency asc
-        ) as currency_rank
-    from per_currency
+        recency_values.month_start,
+        recency_values.recency_days,
+        {{ percent_rank_score(
+            'recency_values.buyers', 'recency_values.month_start', 'recency_values.recency_days desc'
+        ) }} as r_score
+    from (
+        select
+            buyer_values.month_start,
+            buyer_values.recency_days,
+            count(*) as buyers
+        from buyer_values
+        group by buyer_values.month_start, buyer_values.recency_days
+    ) as recency_values
 ),
 
-buyers as (
+frequency_scores as (
     select
-        per_currency.month_start,
-        per_currency.customer_id,
-        sum(per_currency.payments) as frequency,
-        max(per_currency.last_paid_date) as last_paid_date,
-        any_value(main_currency.currency) as currency,
-        any_value(main_currency.amount) as monetary
-    from per_currency
-    inner join main_currency
+        frequency_values.month_start,
+        frequency_values.frequency,
+        {{ percent_rank_score(
+            'frequency_values.buyers', 'frequency_values.month_start', 'frequency_values.frequency'
+        ) }} as f_score
+    from (
+        select
+            buyer_values.month_start,
+            buyer_values.frequency,
+            count(*) as buyers
+        from buyer_values
+        group by buyer_values.month_start, buyer_values.frequency
+    ) as frequency_values
+),
+
+monetary_scores as (
+    select
+        monetary_values.month_start,
+        monetary_values.currency,
+        monetary_values.monetary,
+        {{ percent_rank_score(
+            'monetary_values.buyers',
+            'monetary_values.month_start, monetary_values.currency',
+            'monetary_values.monetary'
+        ) }} as m_score
+    from (
+        select
+            buyer_values.month_start,
+            buyer_values.currency,
+            buyer_values.monetary,
+            count(*) as buyers
+        from buyer_values
+        group by buyer_values.month_start, buyer_values.currency, buyer_values.monetary
+    ) as monetary_values
+),
+
+buyer_scores as (
+    select
+        buyer_values.*,
+        recency_scores.r_score,
+        frequency_scores.f_score,
+        monetary_scores.m_score
+    from buyer_values
+    inner join recency_scores
         on
-            per_currency.month_start = main_currency.month_start
-            and per_currency.customer_id = main_currency.customer_id
-            and main_currency.currency_rank = 1
-    group by per_currency.month_start, per_currency.customer_id
+            buyer_values.month_start = recency_scores.month_start
+            and buyer_values.recency_days is not distinct from recency_scores.recency_days
+    inner join frequency_scores
+        on
+            buyer_values.month_start = frequency_scores.month_start
+            and buyer_values.frequency = frequency_scores.frequency
+    inner join monetary_scores
+        on
+            buyer_values.month_start = monetary_scores.month_start
+            and buyer_values.currency is not distinct from monetary_scores.currency
+            and buyer_values.monetary is not distinct from monetary_scores.monetary
 ),
 
-measured as (
+scored as (
     select
         customer_months.month_start,
         customer_months.as_of_date,
         customer_months.is_complete,
         customer_months.customer_id,
-        buyers.customer_id is not null as is_buyer,
-        cast(customer_months.as_of_date - buyers.last_paid_date as integer) as recency_days,
-        cast(coalesce(buyers.frequency, 0) as bigint) as frequency,
-        buyers.currency,
-        buyers.monetary
+        buyer_scores.customer_id is not null as is_buyer,
+        buyer_scores.recency_days,
+        coalesce(buyer_scores.frequency, 0) as frequency,
+        buyer_scores.currency,
+        buyer_scores.monetary,
+        buyer_scores.r_score,
+        buyer_scores.f_score,
+        buyer_scores.m_score
     from customer_months
-    left join buyers
+    left join buyer_scores
         on
-            customer_months.month_start = buyers.month_start
-            and customer_months.customer_id = buyers.customer_id
-),
-
-scored as (
-    select
-        measured.*,
-        case when measured.is_buyer then
-                cast(least(5, 1 + floor(5 * percent_rank() over (
-                    partition by measured.month_start, measured.is_buyer order by measured.recency_days desc
-                ))) as integer)
-        end as r_score,
-        case when measured.is_buyer then
-                cast(least(5, 1 + floor(5 * percent_rank() over (
-                    partition by measured.month_start, measured.is_buyer order by measured.frequency
-                ))) as integer)
-        end as f_score,
-        case when measured.is_buyer then
-                cast(least(5, 1 + floor(5 * percent_rank() over (
-                    partition by measured.month_start, measured.is_buyer, measured.currency order by measured.monetary
-                ))) as integer)
-        end as m_score
-    from measured
+            customer_months.month_start = buyer_scores.month_start
+            and customer_months.customer_id = buyer_scores.customer_id
 )
 
 select
