@@ -62,6 +62,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from petpro.duckdb_cache import memory_limit as duckdb_memory_limit
+from petpro.duckdb_cache import release_cached_pages
 from petpro.durability import fsync_dir, fsync_file
 from petpro.errors import PetProError
 from petpro.publication import (
@@ -388,12 +390,18 @@ def _write_version(
             con.execute(f"create table main.{q} as select * from build.main.{q}")
             row_counts[mart] = con.execute(f"select count(*) from main.{q}").fetchone()[0]
         con.execute("detach build")
+        limit = memory_limit or duckdb_memory_limit(con)
         for deriver in derive:
+            # Each derived step starts from an empty pool, not from the pages the copy or the
+            # step before it read (docs/orchestration.md, "Cached pages released between
+            # steps").
+            release_cached_pages(con, limit)
             for name, table in _derived_marts(con, deriver, row_counts).items():
                 con.register("_petpro_derived", table)
                 con.execute(f"create table main.{quote_ident(name)} as from _petpro_derived")
                 con.unregister("_petpro_derived")
                 row_counts[name] = table.num_rows
+        release_cached_pages(con, limit)
         # The version's customer ids, for the erasure check of the publications after it;
         # named customer_id like every column of customer ids, so audits that look for them
         # by that name (the erasure test's oracle) see this table too.

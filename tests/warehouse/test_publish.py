@@ -393,6 +393,34 @@ def test_the_publication_runs_within_its_memory_limit(
     assert seen == _duckdb_reads(limit or "512MB")
 
 
+def test_each_derived_step_starts_without_the_pages_of_the_copy(home: Settings) -> None:
+    # The copy leaves the pages it wrote in DuckDB's pool; a derived step that found them
+    # there would add its own memory on top (docs/orchestration.md, "Cached pages released
+    # between steps").
+    with duckdb.connect(str(home.build_db)) as con:
+        con.execute(
+            "create or replace table mart_a as "
+            "select range as x, md5(range::varchar) as y from range(1000000)"
+        )
+    seen: list[tuple[float, str]] = []
+
+    def pool(con: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:
+        cached = con.execute(
+            "select coalesce(sum(memory_usage_bytes), 0) / 1e6 from duckdb_memory() "
+            "where tag = 'BASE_TABLE'"
+        ).fetchone()[0]
+        seen.append((cached, con.execute("select current_setting('memory_limit')").fetchone()[0]))
+        # Reading the whole mart fills the pool again, for the next step to find.
+        con.execute("select count(distinct y) from mart_a").fetchall()
+        return {}
+
+    publish(home, run_id="released", derive=[pool, pool])
+    assert len(seen) == 2
+    for cached, limit in seen:
+        assert cached < 2, f"{cached:.1f} MB of table pages cached when the step started"
+        assert limit == _duckdb_reads("512MB")
+
+
 def test_a_publication_out_of_memory_names_the_setting(
     home: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
