@@ -24,6 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from petpro.duckdb_cache import release_cached_pages
 from petpro.errors import PetProError
 
 if TYPE_CHECKING:
@@ -144,11 +145,6 @@ def _or_unknown(column: pa.ChunkedArray) -> pa.ChunkedArray:
     return pc.if_else(pc.equal(filled, ""), "unknown", filled)
 
 
-def _index_in(values: pa.ChunkedArray, ids: pa.Array) -> np.ndarray:
-    """Row index of each value in ``ids`` (unique), -1 when absent."""
-    return pc.index_in(values, value_set=ids).fill_null(-1).to_numpy().astype(np.int64)
-
-
 def read_data(con: duckdb.DuckDBPyConnection) -> RecommendData:
     """Read and encode the recommender's marts from ``con`` (a publication's DuckDB)."""
     missing = [m for m in REQUIRED_MARTS if m not in _present(con)]
@@ -193,11 +189,13 @@ def read_data(con: duckdb.DuckDBPyConnection) -> RecommendData:
         order by p.customer_id
         """
     ).to_arrow_table()
+    # The account filter scans every page of the daily activity mart for a few thousand rows:
+    # give those pages back before the arrays are built (petpro.duckdb_cache).
+    release_cached_pages(con)
     # Columns stay Arrow until they are numpy arrays: a Python row per customer costs seconds
     # at 320,000 customers.
-    customer_ids = cust["customer_id"].combine_chunks()
     customers = Customers(
-        ids=_objects(customer_ids),
+        ids=_objects(cust["customer_id"]),
         city=_objects(_or_unknown(cust["city"]), repeated=True),
         country=_objects(_or_unknown(cust["country"]), repeated=True),
         species=np.array(
@@ -207,29 +205,46 @@ def read_data(con: duckdb.DuckDBPyConnection) -> RecommendData:
     )
     hwm_days = cust["hwm_day"].drop_null()
     hwm = hwm_days[0].as_py() if len(hwm_days) else None
+    # Customers and services arrive as their row numbers (the orders of the two queries
+    # above), so no id string crosses into Python and no hash look-up runs here: at 951,719
+    # bookings the ids were 72 MB of Arrow and the look-ups 59 MB more
+    # (docs/orchestration.md, "Cached pages released between steps"). The joins drop a
+    # booking of a customer or service the marts do not know.
     book = con.sql(
         f"""
-        select b.customer_id, b.service_id, b.booked_date, b.review_rating,
-            b.booking_status in ('cancelled', 'no_show') as cancelled, b.pet_species
+        with customer_rows as (
+            select p.customer_id, row_number() over (order by p.customer_id) - 1 as row_index
+            from mart_customer_profile p
+        ),
+        service_rows as (
+            select c.service_id, row_number() over (order by c.service_id) - 1 as row_index
+            from {CATALOGUE_MART} c
+        )
+        select cr.row_index as customer, sr.row_index as service, b.booked_date,
+            b.review_rating, b.booking_status in ('cancelled', 'no_show') as cancelled,
+            b.pet_species
         from {BOOKINGS_MART} b
+        join customer_rows cr on cr.customer_id = b.customer_id
+        join service_rows sr on sr.service_id = b.service_id
         order by b.booked_at, b.booking_id
         """
     ).to_arrow_table()
-    # Hash look-ups of the ids (null: not a known customer or service), not a dict per row.
-    b_customer = _index_in(book["customer_id"], customer_ids)
-    b_service = _index_in(book["service_id"], pa.array(catalogue.ids, type=pa.string()))
     days = pc.cast(book["booked_date"], pa.int32()).to_numpy().astype(np.int64)
     rating = pc.cast(book["review_rating"], pa.float64()).to_numpy()  # null -> NaN
     bookings = Bookings(
-        customer=b_customer,
-        service=b_service,
+        customer=book["customer"].to_numpy().astype(np.int64),
+        service=book["service"].to_numpy().astype(np.int64),
         day=days,
         rating=np.asarray(rating, dtype=float),
         cancelled=book["cancelled"].fill_null(False).to_numpy().astype(bool),
         pet_species=_objects(book["pet_species"], repeated=True),
-    ).take((b_customer >= 0) & (b_service >= 0))
+    )
+    del book
     if hwm is None:
-        hwm_day = int(days.max()) if days.size else day_number(date.today())
+        # No customer activity at all: the last booking day stands in for the high-water day.
+        last = con.execute(f"select max(booked_date) from {BOOKINGS_MART}").fetchall()[0][0]
+        hwm_day = day_number(last) if last is not None else day_number(date.today())
     else:
         hwm_day = day_number(hwm)
+    release_cached_pages(con)
     return RecommendData(customers, catalogue, bookings, hwm_day)
