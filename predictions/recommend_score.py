@@ -183,24 +183,44 @@ def by_city_table(
 ) -> pa.Table:
     """``mart_recommended_services_by_city``: the services in most top 10s per customer city.
 
-    ``con``: the connection to aggregate in (in the publication, a cursor of the staged
-    version, so the join and aggregation share its bounded pool instead of opening a DuckDB
-    with 80 % of RAM of its own); a fresh in-memory one without it."""
+    ``recommendations``: :func:`recommendations_table`'s dictionary-encoded table, whose
+    customer and service indices are row numbers of ``scored.data``: the join and the
+    aggregation run on those integers, not on 1.5M UUID strings (at 320,000 customers the
+    string join was the publication's peak, docs/orchestration.md, "Cached pages released
+    between steps"). ``con``: the connection to aggregate in (in the publication, a cursor of
+    the staged version, so the work shares its bounded pool instead of opening a DuckDB with
+    80 % of RAM of its own); a fresh in-memory one without it."""
     import duckdb
 
     cust = scored.data.customers
     active = np.flatnonzero(cust.active)
     people = pa.table(
         {
-            "customer_id": _strings(cust.ids).take(active),
+            "customer": pa.array(active.astype(np.int32)),
             "country": _strings(cust.country).take(active),
             "city": _strings(cust.city).take(active),
         }
     )
     cat = scored.data.catalogue
-    services = pa.table({"service_id": _strings(cat.ids), "vendor_city": _strings(cat.city)})
+    vendor_missing = np.array([v is None for v in cat.vendor_id], dtype=bool)
+    services = pa.table(
+        {
+            "service": pa.array(np.arange(cat.size, dtype=np.int32)),
+            "service_id": _strings(cat.ids),
+            "vendor_id": pa.array([v or "" for v in cat.vendor_id], mask=vendor_missing),
+            "service_category": _strings(cat.category),
+            "vendor_city": _strings(cat.city),
+        }
+    )
+    recs = pa.table(
+        {
+            "customer": _indices(recommendations["customer_id"]),
+            "service": _indices(recommendations["service_id"]),
+            "rank": recommendations["rank"],
+        }
+    )
     with con.cursor() if con is not None else duckdb.connect() as db:
-        db.register("recs", recommendations)
+        db.register("recs", recs)
         db.register("people", people)
         db.register("services", services)
         table = db.sql(
@@ -209,31 +229,36 @@ def by_city_table(
                 select country, city, count(*) as city_customers from people group by all
             ),
             shown as (
-                select p.country, p.city, r.service_id, any_value(r.vendor_id) as vendor_id,
-                    any_value(r.service_category) as service_category,
-                    count(*) as customers, avg(r.rank) as mean_rank
-                from recs r join people p using (customer_id)
+                select p.country, p.city, r.service, count(*) as customers,
+                    avg(r.rank) as mean_rank
+                from recs r join people p using (customer)
                 group by all
             ),
             ranked as (
-                select *, row_number() over (
-                    partition by country, city
-                    order by customers desc, mean_rank, service_id
-                ) as rank
-                from shown
+                select h.*, s.service_id, s.vendor_id, s.service_category, s.vendor_city,
+                    row_number() over (
+                        partition by h.country, h.city
+                        order by h.customers desc, h.mean_rank, s.service_id
+                    ) as rank
+                from shown h
+                join services s using (service)
             )
             select r.country, r.city, cast(r.rank as integer) as rank, r.service_id,
-                r.vendor_id, r.service_category, coalesce(s.vendor_city, 'unknown') as vendor_city,
+                r.vendor_id, r.service_category, coalesce(r.vendor_city, 'unknown') as vendor_city,
                 r.customers, z.city_customers,
                 r.customers / z.city_customers as share, r.mean_rank
             from ranked r
             join sizes z using (country, city)
-            left join services s using (service_id)
             where r.rank <= {CITY_TOP}
             order by r.country, r.city, r.rank
             """
         ).to_arrow_table()
     return table.cast(BY_CITY_SCHEMA)
+
+
+def _indices(column: pa.ChunkedArray) -> pa.Array:
+    """The int32 indices of a dictionary-encoded column of :func:`recommendations_table`."""
+    return pa.concat_arrays([chunk.indices for chunk in column.chunks]).cast(pa.int32())
 
 
 def recommendation_marts(settings: Settings, con: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:
