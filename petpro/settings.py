@@ -106,7 +106,7 @@ class Settings(BaseSettings):
         "spills to disk. The dbt process and the orchestrator come on top.",
     )
     publish_memory_limit: str = Field(
-        default="512MB",
+        default="256MB",
         description="DuckDB buffer pool of the publication (copying the marts into a new "
         "version, the derived marts); above it DuckDB spills beside the staged version. The "
         "copy streams: a larger pool only keeps pages the process no longer needs.",

@@ -390,7 +390,7 @@ def test_the_publication_runs_within_its_memory_limit(
     publish(settings, run_id="bounded", derive=[setting])
     with duckdb.connect(str(settings.published_db), read_only=True) as con:
         seen = con.execute("select v from mart_setting").fetchone()[0]
-    assert seen == _duckdb_reads(limit or "512MB")
+    assert seen == _duckdb_reads(limit or "256MB")
 
 
 def test_each_derived_step_starts_without_the_pages_of_the_copy(home: Settings) -> None:
@@ -418,7 +418,7 @@ def test_each_derived_step_starts_without_the_pages_of_the_copy(home: Settings) 
     assert len(seen) == 2
     for cached, limit in seen:
         assert cached < 2, f"{cached:.1f} MB of table pages cached when the step started"
-        assert limit == _duckdb_reads("512MB")
+        assert limit == _duckdb_reads("256MB")
 
 
 def test_a_publication_out_of_memory_names_the_setting(
