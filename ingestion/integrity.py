@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,14 +67,34 @@ def verify_pages(path: Path) -> tuple[int, str | None]:
         return 0, _why(exc)
 
 
-def read_verified(table: str, path: Path, schema: pa.Schema) -> pa.Table:
-    """Read a lake file with page-checksum verification (an empty table if absent)."""
+def read_verified(
+    table: str, path: Path, schema: pa.Schema, columns: Sequence[str] | None = None
+) -> pa.Table:
+    """Read a lake file with page-checksum verification (an empty table if absent);
+    ``columns``: only those (verified as they are read)."""
+    if columns is not None:
+        schema = pa.schema([schema.field(name) for name in columns])
     if not path.exists():
         return schema.empty_table()
     try:
         return (
-            pq.read_table(path, page_checksum_verification=True).select(schema.names).cast(schema)
+            pq.read_table(path, columns=schema.names, page_checksum_verification=True)
+            .select(schema.names)
+            .cast(schema)
         )
+    except (OSError, pa.ArrowException, ValueError) as exc:
+        raise LakeCorruptError(table, path, _why(exc)) from exc
+
+
+def iter_verified(table: str, path: Path, schema: pa.Schema) -> Iterator[pa.Table]:
+    """:func:`read_verified` one row group at a time (nothing if the file is absent), for
+    a pass over a table larger than what should sit in memory at once."""
+    if not path.exists():
+        return
+    try:
+        parquet = pq.ParquetFile(path, page_checksum_verification=True)
+        for group in range(parquet.metadata.num_row_groups):
+            yield parquet.read_row_group(group).select(schema.names).cast(schema)
     except (OSError, pa.ArrowException, ValueError) as exc:
         raise LakeCorruptError(table, path, _why(exc)) from exc
 

@@ -10,8 +10,9 @@ runs give the same bytes. ``data.parquet`` exists even with zero rows.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -28,7 +29,7 @@ from ingestion.extract import (
     select_sql,
     stream,
 )
-from ingestion.integrity import read_verified
+from ingestion.integrity import iter_verified, read_verified
 from ingestion.quality import Sampler, quality_columns
 from ingestion.records import TableResult
 from ingestion.row_checks import RowGate
@@ -51,6 +52,66 @@ def _holds(old: pa.Table, delta: pa.Table, key: str) -> bool:
     if where.null_count:
         return False
     return old.take(where).equals(delta)
+
+
+def _ascending(keys: pa.ChunkedArray | pa.Array) -> bool:
+    """Whether ``keys`` is strictly increasing (how ingestion writes every snapshot file)."""
+    if len(keys) < 2:
+        return True
+    if isinstance(keys, pa.ChunkedArray):
+        keys = keys.combine_chunks()
+    return bool(pc.all(pc.less(keys.slice(0, len(keys) - 1), keys.slice(1))).as_py())
+
+
+def _holds_in_file(
+    table: str,
+    path: Path,
+    schema: pa.Schema,
+    keys: pa.ChunkedArray,
+    delta: pa.Table,
+    key: str,
+) -> bool:
+    """:func:`_holds` against the file at ``path`` (whose key column is ``keys``), reading it
+    a row group at a time."""
+    if delta.num_rows == 0:
+        return True
+    if len(keys) == 0 or pc.index_in(delta[key], value_set=keys).null_count:
+        return False
+    found = pa.concat_tables(
+        [
+            g.filter(pc.is_in(g[key], value_set=delta[key]))
+            for g in iter_verified(table, path, schema)
+        ]
+    )
+    return found.take(pc.index_in(delta[key], value_set=found[key])).equals(delta)
+
+
+def _merge_sorted(
+    sink: lake.ParquetSink,
+    groups: Iterator[pa.Table],
+    kept: pa.ChunkedArray | pa.Array,
+    delta: pa.Table,
+    key: str,
+) -> None:
+    """Write the kept rows of ``groups`` (row groups of a file sorted by ``key``; ``kept``
+    flags its rows in file order) merged with ``delta`` (sorted by ``key``), in key order.
+
+    The sink writes fixed-size row groups, so the file is byte for byte what sorting the
+    whole table at once writes, without the whole table in memory."""
+    offset = start = 0
+    for group in groups:
+        if group.num_rows == 0:
+            continue
+        bound = group[key][group.num_rows - 1]
+        rest = delta[key].slice(start)
+        end = start + int(pc.sum(pc.less_equal(rest, bound)).as_py() or 0)
+        part = pa.concat_tables(
+            [group.filter(kept.slice(offset, group.num_rows)), delta.slice(start, end - start)]
+        )
+        sink.write(part.sort_by(key))
+        offset += group.num_rows
+        start = end
+    sink.write(delta.slice(start))
 
 
 def extract_snapshot(
@@ -128,19 +189,24 @@ def extract_snapshot(
         unchanged = pc.invert(pc.is_in(old[key], value_set=changed_keys))
         return old.filter(pc.and_(alive, unchanged))
 
-    old = read_verified(contract.table, data_path, schema)
+    # The data file is read whole only when it is not sorted by key (a lake written before
+    # the files were sorted); otherwise its key column here and its rows a row group at a
+    # time in the merge below (docs/ingestion.md, "Merging a snapshot row group by row group").
+    old_keys = read_verified(contract.table, data_path, schema, columns=[key])[key]
+    whole = None if _ascending(old_keys) else read_verified(contract.table, data_path, schema)
     old_rejected = read_verified(contract.table, rejected_path, rejected_schema)
-    result.deleted = (
-        old.num_rows - int(pc.sum(pc.is_in(old[key], value_set=source_keys_array)).as_py() or 0)
-        if old.num_rows
-        else 0
-    )
+    alive_old = pc.is_in(old_keys, value_set=source_keys_array)
+    result.deleted = len(old_keys) - int(pc.sum(alive_old).as_py() or 0) if len(old_keys) else 0
     result.rows = delta.num_rows
     result.rejected = delta_rejected.num_rows
     if (
         result.deleted == 0
-        and len(source_keys_array) == old.num_rows + old_rejected.num_rows
-        and _holds(old, delta, key)
+        and len(source_keys_array) == len(old_keys) + old_rejected.num_rows
+        and (
+            _holds(whole, delta, key)
+            if whole is not None
+            else _holds_in_file(contract.table, data_path, schema, old_keys, delta, key)
+        )
         and _holds(old_rejected, delta_rejected, key)
     ):
         # The same keys as the source and every changed row already in place, as is (the
@@ -149,12 +215,15 @@ def extract_snapshot(
         result.quarantined = old_rejected.num_rows
         result.record_files([(data_path, False), (rejected_path, False)])
         return sampler
-    kept, kept_rejected = keep(old), keep(old_rejected)
-    merged = pa.concat_tables([kept, delta]).sort_by(key)
-    merged_rejected = pa.concat_tables([kept_rejected, delta_rejected]).sort_by(key)
+    merged_rejected = pa.concat_tables([keep(old_rejected), delta_rejected]).sort_by(key)
     result.quarantined = merged_rejected.num_rows
     with lake.sink(data_path, schema, keep_empty=True, ledger=result.written) as data_sink:
-        data_sink.write(merged)
+        if whole is not None:
+            data_sink.write(pa.concat_tables([keep(whole), delta]).sort_by(key))
+        else:
+            kept = pc.and_(alive_old, pc.invert(pc.is_in(old_keys, value_set=changed_keys)))
+            groups = iter_verified(contract.table, data_path, schema)
+            _merge_sorted(data_sink, groups, kept, delta.sort_by(key), key)
         data_changed = data_sink.close()
     with lake.sink(rejected_path, rejected_schema, ledger=result.written) as rejected_sink:
         rejected_sink.write(merged_rejected)
