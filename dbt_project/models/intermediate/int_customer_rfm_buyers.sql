@@ -4,19 +4,8 @@
 -- int_customer_rfm_monthly. A table of its own, not a CTE there, because the scores read it
 -- four times: DuckDB keeps a CTE read more than once in memory, where a table's pages can be
 -- evicted (docs/warehouse.md, "RFM scores from counts").
-{%- set interval = adapter.quote("interval") %}
-with hwm as (
-    select high_water_date from {{ ref('int_high_water_mark') }}
-),
-
-months as (
-    select
-        spine.period_start as month_start,
-        least(cast(spine.period_end - interval 1 day as date), hwm.high_water_date) as as_of_date,
-        spine.is_complete
-    from {{ ref('int_period_spine') }} as spine
-    cross join hwm
-    where spine.{{ interval }} = 'month'
+with months as (
+    {{ rfm_months() }}
 ),
 
 per_currency as (

@@ -10,19 +10,8 @@
 -- always scores 1. Recency is ordered so that the most recent buyers score highest. Monetary value is
 -- the spend in the customer's main currency (most payments; ties alphabetical) and is scored
 -- among the buyers of that currency only: currencies are never mixed.
-{%- set interval = adapter.quote("interval") %}
-with hwm as (
-    select high_water_date from {{ ref('int_high_water_mark') }}
-),
-
-months as (
-    select
-        spine.period_start as month_start,
-        least(cast(spine.period_end - interval 1 day as date), hwm.high_water_date) as as_of_date,
-        spine.is_complete
-    from {{ ref('int_period_spine') }} as spine
-    cross join hwm
-    where spine.{{ interval }} = 'month'
+with months as (
+    {{ rfm_months() }}
 ),
 
 customer_months as (
