@@ -101,7 +101,7 @@ class Settings(BaseSettings):
     export_retention: int = Field(default=30, description="Dated export folders kept.")
     dbt_threads: int = Field(default=2, description="dbt worker threads.")
     duckdb_memory_limit: str = Field(
-        default="512MB",
+        default="1GB",
         description="DuckDB buffer pool of the dbt build (e.g. 512MB, 1GB, 50%); above it DuckDB "
         "spills to disk. The dbt process and the orchestrator come on top.",
     )
