@@ -136,16 +136,12 @@ def recommendations_table(scored: Scored) -> pa.Table:
     warm = r.warm if r.warm is not None else np.zeros(r.customers.size, dtype=bool)
     n = svc.size
     version = scored.version.version if scored.version else None
-    vendor_missing = np.array([v is None for v in cat.vendor_id], dtype=bool)
+    vendor_ids, vendor_missing = _vendor_ids(cat.vendor_id)
     columns = {
         "customer_id": _encoded(r.customers[row_idx], _strings(scored.data.customers.ids)),
         "rank": (col_idx + 1).astype(np.int32),
         "service_id": _encoded(svc, _strings(cat.ids)),
-        "vendor_id": _encoded(
-            svc,
-            pa.array([v or "" for v in cat.vendor_id], type=pa.string()),
-            missing=vendor_missing[svc],
-        ),
+        "vendor_id": _encoded(svc, vendor_ids.fill_null(""), missing=vendor_missing[svc]),
         "service_category": _encoded(svc, _strings(cat.category)),
         "score": np.round(r.score[ok].astype(float), 6),
         "reason": _encoded(r.reason[ok], pa.array(rm.REASONS, type=pa.string())),
@@ -168,6 +164,12 @@ def _constant(n: int, value: str | None) -> pa.DictionaryArray:
     if value is None:
         return _encoded(np.zeros(n, np.int32), pa.array([""]), missing=np.ones(n, dtype=bool))
     return _encoded(np.zeros(n, np.int32), pa.array([value], type=pa.string()))
+
+
+def _vendor_ids(vendor_id: np.ndarray) -> tuple[pa.Array, np.ndarray]:
+    """The catalogue's vendor ids as strings, NULL for a service without one, and that mask."""
+    ids = pa.array(list(vendor_id), type=pa.string())
+    return ids, ids.is_null().to_numpy(zero_copy_only=False)
 
 
 def _strings(values: np.ndarray) -> pa.Array:
@@ -202,12 +204,12 @@ def by_city_table(
         }
     )
     cat = scored.data.catalogue
-    vendor_missing = np.array([v is None for v in cat.vendor_id], dtype=bool)
+    vendor_ids, _ = _vendor_ids(cat.vendor_id)
     services = pa.table(
         {
             "service": pa.array(np.arange(cat.size, dtype=np.int32)),
             "service_id": _strings(cat.ids),
-            "vendor_id": pa.array([v or "" for v in cat.vendor_id], mask=vendor_missing),
+            "vendor_id": vendor_ids,
             "service_category": _strings(cat.category),
             "vendor_city": _strings(cat.city),
         }
