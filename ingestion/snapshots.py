@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -63,27 +62,23 @@ def _ascending(keys: pa.ChunkedArray | pa.Array) -> bool:
     return bool(pc.all(pc.less(keys.slice(0, len(keys) - 1), keys.slice(1))).as_py())
 
 
-def _holds_in_file(
-    table: str,
-    path: Path,
-    schema: pa.Schema,
-    keys: pa.ChunkedArray,
-    delta: pa.Table,
-    key: str,
+def _holds_in_groups(
+    groups: Iterator[pa.Table], keys: pa.ChunkedArray, delta: pa.Table, key: str
 ) -> bool:
-    """:func:`_holds` against the file at ``path`` (whose key column is ``keys``), reading it
-    a row group at a time."""
+    """:func:`_holds` against a file read a row group at a time (``groups``; ``keys``: its
+    key column), stopping at the first group with a changed row: when the run did change
+    rows, the merge reads the file again, so the check reads as little of it as it can."""
     if delta.num_rows == 0:
         return True
     if len(keys) == 0 or pc.index_in(delta[key], value_set=keys).null_count:
         return False
-    found = pa.concat_tables(
-        [
-            g.filter(pc.is_in(g[key], value_set=delta[key]))
-            for g in iter_verified(table, path, schema)
-        ]
-    )
-    return found.take(pc.index_in(delta[key], value_set=found[key])).equals(delta)
+    for group in groups:
+        found = group.filter(pc.is_in(group[key], value_set=delta[key]))
+        if found.num_rows and not delta.take(pc.index_in(found[key], value_set=delta[key])).equals(
+            found
+        ):
+            return False
+    return True
 
 
 def _merge_sorted(
@@ -205,7 +200,9 @@ def extract_snapshot(
         and (
             _holds(whole, delta, key)
             if whole is not None
-            else _holds_in_file(contract.table, data_path, schema, old_keys, delta, key)
+            else _holds_in_groups(
+                iter_verified(contract.table, data_path, schema), old_keys, delta, key
+            )
         )
         and _holds(old_rejected, delta_rejected, key)
     ):

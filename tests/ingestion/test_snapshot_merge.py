@@ -9,6 +9,7 @@ inside and between groups, after the last key, and rows dropped from every group
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -17,7 +18,7 @@ import pytest
 
 from ingestion import lake
 from ingestion.integrity import iter_verified
-from ingestion.snapshots import _ascending, _holds_in_file, _merge_sorted
+from ingestion.snapshots import _ascending, _holds_in_groups, _merge_sorted
 
 SCHEMA = pa.schema([("id", pa.string()), ("status", pa.string()), ("amount", pa.int64())])
 ROWS = 2 * lake.ROW_GROUP_SIZE + 5_000  # three row groups
@@ -79,14 +80,36 @@ def test_merge_by_row_group_writes_the_bytes_of_a_whole_sort(
     assert _ascending(merged["id"])
 
 
-def test_holds_in_file_finds_rows_in_any_row_group(old_file: tuple[Path, pa.Table]) -> None:
+def test_holds_in_groups_finds_rows_in_any_row_group(old_file: tuple[Path, pa.Table]) -> None:
     path, old = old_file
     keys = old["id"]
+
+    def holds(delta: pa.Table) -> bool:
+        return _holds_in_groups(iter_verified("bookings", path, SCHEMA), keys, delta, "id")
+
     same = old.take([0, lake.ROW_GROUP_SIZE + 3, ROWS - 1])
-    assert _holds_in_file("bookings", path, SCHEMA, keys, same, "id")
+    assert holds(same)
     edited = same.set_column(1, "status", pa.array(["old", "changed", "old"]))
-    assert not _holds_in_file("bookings", path, SCHEMA, keys, edited, "id")
-    assert not _holds_in_file("bookings", path, SCHEMA, keys, _table([1], "new"), "id")
+    assert not holds(edited)
+    assert not holds(_table([1], "new"))
+
+
+def test_holds_in_groups_stops_at_the_first_changed_group(
+    old_file: tuple[Path, pa.Table],
+) -> None:
+    """A changed row means the merge reads the file again: the check must not read it whole."""
+    path, old = old_file
+    read = []
+
+    def groups() -> Iterator[pa.Table]:
+        for group in iter_verified("bookings", path, SCHEMA):
+            read.append(group.num_rows)
+            yield group
+
+    delta = old.take([5, lake.ROW_GROUP_SIZE + 3, ROWS - 1])
+    delta = delta.set_column(1, "status", pa.array(["changed", "old", "old"]))
+    assert not _holds_in_groups(groups(), old["id"], delta, "id")
+    assert read == [lake.ROW_GROUP_SIZE]
 
 
 def test_unsorted_keys_are_detected() -> None:
