@@ -99,11 +99,17 @@ class Settings(BaseSettings):
         "e.g. found by a backfill, stay in the marts and the dashboard).",
     )
     export_retention: int = Field(default=30, description="Dated export folders kept.")
-    dbt_threads: int = Field(default=2, description="dbt worker threads.")
+    dbt_threads: int = Field(
+        default=1,
+        ge=1,
+        description="dbt worker threads: models and tests run at once, sharing DuckDB's pool "
+        "(each query already uses every core).",
+    )
     duckdb_memory_limit: str = Field(
-        default="1GB",
-        description="DuckDB buffer pool of the dbt build (e.g. 512MB, 1GB, 50%); above it DuckDB "
-        "spills to disk. The dbt process and the orchestrator come on top.",
+        default="384MB",
+        description="DuckDB buffer pool of the dbt build (e.g. 384MB, 1GB, 50%); above it DuckDB "
+        "spills to disk. Sized for one model at a time (PETPRO_DBT_THREADS=1); the dbt process "
+        "and the orchestrator come on top.",
     )
     publish_memory_limit: str = Field(
         default="256MB",

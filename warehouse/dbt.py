@@ -294,9 +294,11 @@ def node_error(results: list[NodeResult], settings: Settings) -> str | None:
     line = f"dbt {kind} {name} failed: {reason}"
     if "Out of Memory" in reason:
         line += (
-            f"; DuckDB may use PETPRO_DUCKDB_MEMORY_LIMIT={settings.duckdb_memory_limit}: raise "
-            "it, or lower PETPRO_DBT_THREADS"
+            f"; DuckDB may use PETPRO_DUCKDB_MEMORY_LIMIT={settings.duckdb_memory_limit}: raise it"
         )
+        if settings.dbt_threads > 1:
+            # Nodes running side by side share the pool (docs/warehouse.md, "Memory").
+            line += f", or lower PETPRO_DBT_THREADS={settings.dbt_threads}"
     more = len(errored) - 1
     return line + (f" (and {more} more node(s) errored)" if more else "")
 

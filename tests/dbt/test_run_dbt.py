@@ -12,7 +12,7 @@ import pytest
 
 from petpro.settings import get_settings
 from petpro.vocabulary import CONTRACT_MARTS, DERIVED_MARTS
-from warehouse.dbt import DbtError, build_command, dbt_env, run_dbt
+from warehouse.dbt import DbtError, NodeResult, build_command, dbt_env, node_error, run_dbt
 
 MARTS = set(CONTRACT_MARTS) - DERIVED_MARTS  # derived marts join at publish time
 
@@ -50,6 +50,42 @@ def test_a_memory_limit_duckdb_cannot_read_is_refused(tmp_path: Path) -> None:
 
     with pytest.raises(SettingsError, match="PETPRO_DUCKDB_MEMORY_LIMIT='lots' is not a size"):
         get_settings(home=tmp_path, duckdb_memory_limit="lots")
+
+
+def test_a_dbt_started_by_hand_gets_the_defaults_of_the_settings(tmp_path: Path) -> None:
+    """profiles.yml repeats the defaults of ``PETPRO_DBT_THREADS`` and
+    ``PETPRO_DUCKDB_MEMORY_LIMIT`` for a dbt started without ``dbt_env`` (a real dbt
+    connection): both must be the settings' own, as dbt and DuckDB report them."""
+    import duckdb
+
+    defaults = get_settings(home=tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PETPRO_", "DBT_"))}
+    env.update(PETPRO_HOME=str(tmp_path), DBT_SEND_ANONYMOUS_USAGE_STATS="false")
+    (tmp_path / "warehouse").mkdir()
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "dbt"), "show", "--inline",
+         "select current_setting('memory_limit') as pool",
+         "--project-dir", str(defaults.dbt_project_dir),
+         "--profiles-dir", str(defaults.dbt_project_dir),
+         "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")],
+        env=env, capture_output=True, text=True, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"Concurrency: {defaults.dbt_threads} threads" in proc.stdout, proc.stdout
+    with duckdb.connect(config={"memory_limit": defaults.duckdb_memory_limit}) as con:
+        expected = con.execute("select current_setting('memory_limit')").fetchone()[0]
+    assert expected in proc.stdout, (expected, proc.stdout)
+
+
+def test_out_of_memory_names_the_threads_only_when_nodes_share_the_pool(tmp_path: Path) -> None:
+    results = [
+        NodeResult("model.petpro.int_customers", "error", "Out of Memory Error: failed", 0.6)
+    ]
+    limit = {"home": tmp_path, "duckdb_memory_limit": "384MB"}
+    one = node_error(results, get_settings(**limit, dbt_threads=1)) or ""
+    assert one.endswith("PETPRO_DUCKDB_MEMORY_LIMIT=384MB: raise it"), one
+    two = node_error(results, get_settings(**limit, dbt_threads=2)) or ""
+    assert two.endswith("raise it, or lower PETPRO_DBT_THREADS=2"), two
 
 
 def test_petpro_dbt_passes_arguments_through(tmp_path: Path) -> None:
