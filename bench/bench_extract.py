@@ -131,7 +131,9 @@ def _child(url: str, home: str) -> None:
 
     import ingestion.quality_worker
     from ingestion.run import ingest_table
+    from petpro.arrow_memory import use_returning_pool
 
+    use_returning_pool()  # as the `petpro` command and the code location do
     process = psutil.Process()
     base = process.memory_info().rss
     peak = {"extract": base, "all": base}

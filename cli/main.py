@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 
 from cli import register_all
+from petpro.arrow_memory import use_returning_pool
 from petpro.errors import PetProError
 
 app = typer.Typer(
@@ -68,6 +69,7 @@ def configure_logging() -> None:
 
 def main() -> None:
     configure_logging()
+    use_returning_pool()
     try:
         rc = app(standalone_mode=False)
         if isinstance(rc, int) and rc:

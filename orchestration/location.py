@@ -37,10 +37,14 @@ from orchestration.defs import (
 from orchestration.executor import petpro_executor
 from orchestration.partitions import activity_partitions
 from orchestration.resources import PetProSettings
+from petpro.arrow_memory import use_returning_pool
 from petpro.settings import Settings, get_settings
 
 
 def build_definitions(settings: Settings | None = None) -> Definitions:
+    # Every process that loads the code location (a launched run's worker, the daemon, the
+    # UI) allocates Arrow memory from a pool that returns it (petpro/arrow_memory.py).
+    use_returning_pool()
     settings = settings or get_settings()
     partitions = activity_partitions(settings)
     raw = ingestion.definitions(partitions)
