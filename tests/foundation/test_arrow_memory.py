@@ -14,7 +14,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pyarrow as pa
 import pytest
 
 from petpro.arrow_memory import POOL_ENV
@@ -74,4 +73,3 @@ def test_entry_points_allocate_from_a_returning_pool(entry: str, tmp_path: Path)
 
 def test_the_operators_pool_wins(tmp_path: Path) -> None:
     assert _pool(CLI, tmp_path, **{POOL_ENV: "mimalloc"}) == "mimalloc"
-
