@@ -4,9 +4,9 @@ pyarrow allocates from mimalloc by default, and mimalloc keeps the pages a burst
 for its own reuse. A refresh process does its Arrow work early (the extraction and the lake
 files) and then waits beside dbt and runs the publication, whose peaks are the refresh's: at
 320,000 customers it carried ~50 MB of freed extraction memory through both, which neither
-``release_unused()`` nor ``malloc_trim`` gave back. jemalloc (pyarrow's default before
-mimalloc, with its decay of freed pages) or the system allocator do return it
-(docs/orchestration.md, "Arrow's memory pool"). The entry points of PetPro's processes call
+``release_unused()`` nor ``malloc_trim`` gave back. jemalloc (long pyarrow's default on
+Linux) or the system allocator do return it (docs/orchestration.md, "One dbt node at a time,
+and Arrow's memory pool"). The entry points of PetPro's processes call
 :func:`use_returning_pool` once: the ``petpro`` command and the Dagster code location.
 ``ARROW_DEFAULT_MEMORY_POOL`` set by the operator wins.
 """

@@ -1,10 +1,10 @@
 """Arrow's pool in PetPro's processes: one that returns freed memory (petpro/arrow_memory.py).
 
 pyarrow's own default is mimalloc, which kept ~50 MB of a refresh's freed extraction memory
-for the rest of the run (docs/orchestration.md, "Arrow's memory pool"). Each entry point is
-started as a real process here and asked which pool it allocates from: the ``petpro``
-command, and the Dagster code location (what a launched run's worker loads). An operator's
-``ARROW_DEFAULT_MEMORY_POOL`` wins.
+for the rest of the run (docs/orchestration.md, "One dbt node at a time, and Arrow's memory
+pool"). Each entry point is started as a real process here and asked which pool it allocates
+from: the ``petpro`` command, and the Dagster code location (what a launched run's worker
+loads). An operator's ``ARROW_DEFAULT_MEMORY_POOL`` wins.
 """
 
 from __future__ import annotations
