@@ -16,7 +16,10 @@ parallel index-only scan, no per-row time-zone arithmetic) is compared with what
 holds outside the dates being re-extracted anyway plus the source rows of those dates
 (counted over their index range only). Only when they differ, i.e. rows vanished (or
 appeared) somewhere else, does the run count every date of the source (``GROUP BY`` of the
-event date over the whole table, ~12x the cost of the total) to find which.
+event date over the whole table, ~12x the cost of the total) to find which. Of those dates,
+the ones that only lost the rows of customers erased from the source are named apart
+(``TableResult.erased_dates``): rewritten like the others, but left out of dbt's window,
+which one erasure would otherwise stretch back to the customer's first activity.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from ingestion import lake
 from ingestion.contracts import TableContract
@@ -36,6 +40,7 @@ from ingestion.extract import (
     Converted,
     Converter,
     fetch_all,
+    fetch_table,
     quote_ident,
     quote_literal,
     select_sql,
@@ -54,6 +59,9 @@ Progress = Callable[[str, int, int | None], None]
 # The event date each extracted row carries from the server (not a lake column).
 EVENT_DATE = "_event_date"
 _PAD = timedelta(days=1)
+# Who the activities belong to, and the source table whose rows an erasure deletes.
+_USER_COLUMN = "user_id"
+_USERS = "users"
 _UTC_NAMES = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/Universal", "Universal", "Zulu"})
 
 
@@ -83,6 +91,43 @@ def _lake_counts(
         for day, path in lake.lake_partitions(settings, table).items()
         if day not in skip
     }
+
+
+def _erased_only_dates(
+    conn: Any,
+    settings: Settings,
+    table: str,
+    candidates: set[date],
+    counts: dict[date, int],
+    lake_counts: dict[date, int],
+) -> list[date]:
+    """The dates among ``candidates`` (rows vanished, nothing new) whose lake rows differ
+    from the source's only by the rows of users no longer in the source: customers erased
+    (``delete from users`` cascades to their activities). Their partitions are rewritten all
+    the same (the rows must leave the lake), but dbt need not re-process them: every
+    customer-grain model deletes erased customers after each run and the aggregates rebuild
+    themselves when one was active outside the window (docs/ingestion.md, "Erased customers
+    do not widen the window"). A date with quarantined rows, an unreadable file or any other
+    difference stays out of this list, i.e. in dbt's window."""
+    shrunk = sorted(d for d in candidates if counts.get(d, 0) < lake_counts.get(d, 0))
+    if not shrunk:
+        return []
+    # Asked after the counts: an erasure deletes the user and its activities in one
+    # transaction, so a user whose rows were already missing from them is missing here too.
+    users = fetch_table(conn, f"select id::text as id from {quote_ident(_USERS)}").column("id")
+    erased: list[date] = []
+    for day in shrunk:
+        path = lake.partition_dir(settings, table, day)
+        if (path / lake.REJECTED_FILE).exists():
+            continue
+        try:
+            held = pq.read_table(path / lake.DATA_FILE, columns=[_USER_COLUMN]).column(0)
+        except (OSError, KeyError, pa.ArrowException):
+            continue
+        kept = pc.sum(pc.is_in(held, value_set=users)).as_py() or 0
+        if len(held) == lake_counts[day] and kept == counts.get(day, 0):
+            erased.append(day)
+    return erased
 
 
 def _local_date_sql(contract: TableContract, settings: Settings) -> str:
@@ -192,6 +237,9 @@ def extract_activities(
                 if counts.get(d, 0) != lake_counts.get(d, 0)
             }
             wanted = sorted(set(wanted) | mismatched)
+            result.erased_dates = _erased_only_dates(
+                conn, settings, table, mismatched - touched - set(repair), counts, lake_counts
+            )
     result.touched_dates = list(wanted)
     if whole_table:
         # The planner's row estimate: enough for a progress bar, and no extra table scan.

@@ -45,6 +45,9 @@ class TableResult:
     watermark: datetime | None = None
     touched_dates: list[date] = field(default_factory=list)
     removed_dates: list[date] = field(default_factory=list)
+    # Of those, the dates that only lost rows of customers erased from the source: rewritten
+    # in the lake, but outside the dbt window (activity_stream._erased_only_dates).
+    erased_dates: list[date] = field(default_factory=list)
     quality: QualityResult = field(default_factory=QualityResult)
     new_columns: list[str] = field(default_factory=list)
     # Lake files found corrupt before the run (and therefore re-extracted): "path: why".
@@ -81,6 +84,7 @@ class TableResult:
             "watermark": self.watermark.isoformat() if self.watermark else None,
             "touched_dates": [d.isoformat() for d in self.touched_dates],
             "removed_dates": [d.isoformat() for d in self.removed_dates],
+            "erased_dates": [d.isoformat() for d in self.erased_dates],
             "quality": self.quality.to_dict(),
             "warnings": [f"new source column {c!r} ignored" for c in self.new_columns],
             "new_columns": self.new_columns,

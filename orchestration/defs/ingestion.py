@@ -144,10 +144,16 @@ def allow_generated_key(settings: Settings, tags: dict[str, str]) -> bool:
 
 def result_metadata(result: Any) -> dict[str, Any]:
     """Materialization metadata of an ingestion ``TableResult``."""
-    # Days whose partition was rewritten or removed: dbt must re-process all of them.
+    # Days whose partition was rewritten or removed: dbt must re-process them, except the
+    # days that only lost erased customers' rows (the models delete those customers anyway;
+    # one erasure would otherwise stretch the window back to the customer's first activity).
+    erased = set(getattr(result, "erased_dates", None) or [])
     touched = sorted(
-        set(getattr(result, "touched_dates", None) or [])
-        | set(getattr(result, "removed_dates", None) or [])
+        (
+            set(getattr(result, "touched_dates", None) or [])
+            | set(getattr(result, "removed_dates", None) or [])
+        )
+        - erased
     )
     meta: dict[str, Any] = {
         "rows": MetadataValue.int(int(result.rows)),
@@ -158,10 +164,13 @@ def result_metadata(result: Any) -> dict[str, Any]:
         "rows_per_second": MetadataValue.float(float(result.rows_per_second)),
         "watermark": MetadataValue.text(str(result.watermark) if result.watermark else ""),
         "touched_days": MetadataValue.int(len(touched)),
+        "erased_days": MetadataValue.int(len(erased)),
     }
     if touched:
         meta["touched_first"] = MetadataValue.text(str(touched[0]))
         meta["touched_last"] = MetadataValue.text(str(touched[-1]))
+    if erased:
+        meta["erased_first"] = MetadataValue.text(str(min(erased)))
     return meta
 
 

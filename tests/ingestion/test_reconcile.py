@@ -134,3 +134,48 @@ def test_full_rebuild_of_one_table_changes_nothing(seeded: Settings, source_url:
     assert file_digests(seeded.raw_dir) == before
     for table in SNAPSHOT_TABLES:
         assert lake_checksums(seeded, table) == source_checksums(source_url, table)
+
+
+def test_dates_that_only_lost_erased_customers_rows_are_named(
+    seeded: Settings, source_url: str
+) -> None:
+    """An erased customer's days are rewritten (their rows leave the lake) and named as
+    erased-only, so dbt's window does not stretch back to them; a day that also lost a live
+    customer's row is not."""
+    from ingestion import lake
+
+    run_ingestion(seeded)
+    # What a run re-reads anyway (the watermark's look-back): those days stay in the window.
+    lookback = set(run_ingestion(seeded).tables["activities"].touched_dates)
+    held = {
+        day: set(pq.read_table(path / "data.parquet", columns=["user_id"]).column(0).to_pylist())
+        for day, path in lake.lake_partitions(seeded, "activities").items()
+    }
+    with psycopg.connect(source_url) as conn:
+        victim = conn.execute(
+            "select a.user_id::text from activities a join users u on u.id = a.user_id "
+            "where u.role = 'customer' group by 1 order by count(*) desc, 1 limit 1"
+        ).fetchone()[0]
+    victim_days = sorted(day for day, users in held.items() if victim in users)
+    assert len(victim_days) >= 3  # the seed gave the most active customer several days
+    mixed = victim_days[0]
+    with psycopg.connect(source_url) as conn:
+        # On the victim's first day another customer's activity is deleted directly.
+        other = conn.execute(
+            "select id from activities where user_id::text <> %s "
+            'and ("timestamp" at time zone %s)::date = %s order by id limit 1',
+            (victim, seeded.timezone, mixed),
+        ).fetchone()[0]
+        conn.execute("delete from activities where id = %s", (other,))
+        conn.execute("delete from users where id = %s", (victim,))
+    run = run_ingestion(seeded)
+    assert run.ok
+    assert_reconciled(seeded, source_url)
+    rec = run.tables["activities"]
+    assert set(victim_days) <= set(rec.touched_dates)
+    expected = [day for day in victim_days[1:] if day not in lookback]
+    assert len(expected) >= 2
+    assert rec.erased_dates == expected
+    assert run.to_dict()["tables"]["activities"]["erased_dates"] == [
+        d.isoformat() for d in expected
+    ]

@@ -68,7 +68,10 @@ def pipeline(
     defs = build_definitions(settings)
     first = refresh(settings, day=seeded_source.end, defs=defs)
     cursor = initial_sensor_cursor(defs, instance_for(settings))
-    simulate_day(seeded_source.url, seeded_source.end + timedelta(days=1), timezone="UTC")
+    # One customer erased: their days leave the lake, yet the window stays on the new day.
+    simulate_day(
+        seeded_source.url, seeded_source.end + timedelta(days=1), timezone="UTC", erasures=1
+    )
     second = refresh(settings, day=seeded_source.end + timedelta(days=1), defs=defs)
     return Pipeline(settings, defs, first, second, seeded_source, cursor)
 
@@ -167,6 +170,15 @@ def test_nightly_dbt_is_one_invocation_with_the_window_and_a_saved_parse(
     day = (pipeline.source.end + timedelta(days=1)).isoformat()
     assert dbt_vars["test_window"] is True and "min_date" not in dbt_vars
     assert window["max_date"] >= day >= window["min_date"]
+    # The erased customer's earlier days were rewritten in the lake but are not in the window
+    # (they would stretch it back to the customer's first activity).
+    latest = instance_for(pipeline.settings).get_latest_materialization_event(
+        AssetKey(["raw", "activities"])
+    )
+    assert latest is not None and latest.run_id == pipeline.second.run_id
+    meta = latest.asset_materialization.metadata
+    assert meta["erased_days"].value > 0
+    assert meta["erased_first"].value < window["min_date"]
     compiled = next(second.rglob("unique_stg_petpro__activities_activity_id.sql"))
     assert f"activity_date >= (date '{window['min_date']}' - " in compiled.read_text()
     # The first night's window differs, yet the second night starts from its parse: dbt
