@@ -112,8 +112,8 @@ def _erased_only_dates(
     shrunk = sorted(d for d in candidates if counts.get(d, 0) < lake_counts.get(d, 0))
     if not shrunk:
         return []
-    # Asked after the counts: an erasure deletes the user and its activities in one
-    # transaction, so a user whose rows were already missing from them is missing here too.
+    # Read in the same snapshot as the counts: an erasure deletes the user and its activities
+    # in one transaction, so the two agree on who is gone.
     users = fetch_table(conn, f"select id::text as id from {quote_ident(_USERS)}").column("id")
     erased: list[date] = []
     for day in shrunk:

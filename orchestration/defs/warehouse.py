@@ -158,10 +158,10 @@ def run_window(context: AssetExecutionContext) -> dict[str, str]:
     """The window of the run's dbt invocation.
 
     A full rebuild has none. A nightly or intraday run has its partition window widened to
-    the days its ingestion touched, but for the days that only lost erased customers' rows
-    (the models delete erased customers themselves; see
-    :func:`orchestration.defs.ingestion.result_metadata`) (``min_date``/``max_date``: what the incremental models
-    delete and insert again, padded by ``late_days``); with the var ``test_window`` the tests
+    the days its ingestion touched (``min_date``/``max_date``: what the incremental models
+    delete and insert again, padded by ``late_days``), leaving out the days that only lost
+    erased customers' rows (the models delete erased customers themselves; see
+    :func:`orchestration.defs.ingestion.result_metadata`); with the var ``test_window`` the tests
     of models marked ``meta.test_window`` then check those days only
     (``macros/tests/test_window.sql``). A run with no partition has none (the incremental
     models then follow their own high-water mark, and everything is tested). The window goes
