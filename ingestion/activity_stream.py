@@ -18,8 +18,10 @@ holds outside the dates being re-extracted anyway plus the source rows of those 
 appeared) somewhere else, does the run count every date of the source (``GROUP BY`` of the
 event date over the whole table, ~12x the cost of the total) to find which. Of those dates,
 the ones that only lost the rows of customers erased from the source are named apart
-(``TableResult.erased_dates``): rewritten like the others, but left out of dbt's window,
-which one erasure would otherwise stretch back to the customer's first activity.
+(``TableResult.erased_dates``): rewritten from the lake's own files without the erased
+customers' rows (not extracted again: an erasure of a long-time customer touches hundreds of
+dates) and left out of dbt's window, which one erasure would otherwise stretch back to the
+customer's first activity.
 """
 
 from __future__ import annotations
@@ -100,21 +102,27 @@ def _erased_only_dates(
     candidates: set[date],
     counts: dict[date, int],
     lake_counts: dict[date, int],
-) -> list[date]:
+) -> tuple[list[date], pa.Array]:
     """The dates among ``candidates`` (rows vanished, nothing new) whose lake rows differ
     from the source's only by the rows of users no longer in the source: customers erased
     (``delete from users`` cascades to their activities). Their partitions are rewritten all
-    the same (the rows must leave the lake), but dbt need not re-process them: every
-    customer-grain model deletes erased customers after each run and the aggregates rebuild
-    themselves when one was active outside the window (docs/ingestion.md, "Erased customers
-    do not widen the window"). A date with quarantined rows, an unreadable file or any other
-    difference stays out of this list, i.e. in dbt's window."""
+    the same (the rows must leave the lake; :func:`_rewrite_from_lake`), but dbt need not
+    re-process them: every customer-grain model deletes erased customers after each run and
+    the aggregates rebuild themselves when one was active outside the window
+    (docs/ingestion.md, "Erased customers do not widen the window"). A date with quarantined
+    rows, an unreadable file or any other difference stays out of this list, i.e. in dbt's
+    window. Also returns the ids of the users gone from the source that those dates held
+    (the rows :func:`_rewrite_from_lake` drops)."""
     shrunk = sorted(d for d in candidates if counts.get(d, 0) < lake_counts.get(d, 0))
+    gone: set[str] = set()
     if not shrunk:
-        return []
+        return [], pa.array([], pa.string())
     # Read in the same snapshot as the counts: an erasure deletes the user and its activities
     # in one transaction, so the two agree on who is gone.
     users = fetch_table(conn, f"select id::text as id from {quote_ident(_USERS)}").column("id")
+    # A set built once: pc.is_in against the 320,000 source ids rebuilt its hash table on
+    # every date, 25 ms a date (9.5 of 20.6 s rewriting 80 dates, py-spy).
+    live = set(users.to_pylist())
     erased: list[date] = []
     for day in shrunk:
         path = lake.partition_dir(settings, table, day)
@@ -124,10 +132,61 @@ def _erased_only_dates(
             held = pq.read_table(path / lake.DATA_FILE, columns=[_USER_COLUMN]).column(0)
         except (OSError, KeyError, pa.ArrowException):
             continue
-        kept = pc.sum(pc.is_in(held, value_set=users)).as_py() or 0
-        if len(held) == lake_counts[day] and kept == counts.get(day, 0):
+        missing = [u for u in pc.unique(held).drop_null().to_pylist() if u not in live]
+        lost = pc.sum(pc.is_in(held, value_set=pa.array(missing, pa.string()))).as_py() or 0
+        if len(held) == lake_counts[day] and len(held) - lost == counts.get(day, 0):
             erased.append(day)
-    return erased
+            gone.update(missing)
+    return erased, pa.array(sorted(gone), pa.string())
+
+
+def _rewrite_from_lake(
+    settings: Settings,
+    contract: TableContract,
+    result: TableResult,
+    days: Sequence[date],
+    gone: pa.Array,
+    counts: dict[date, int],
+    advance: Callable[[int], None] | None = None,
+) -> PartitionWriter:
+    """Rewrite the partitions of erased-only ``days`` from the lake's own files without the
+    rows of the ``gone`` users (erased from the source), instead of extracting them again.
+
+    :func:`_erased_only_dates` proved that those rows are exactly the source's rows of the
+    date (same count, nothing touched since the watermark, no quarantine), and the lake's
+    files are a function of their rows alone (``lake.ParquetSink``): the files written here
+    are byte for byte those a re-extraction would write (the tests compare them with a
+    from-scratch extraction). An erasure of a long-time customer thereby costs a read of
+    the lake's files instead of a source query per run of dates (docs/ingestion.md, "Erased
+    customers do not widen the window"). The rows are counted in ``result.lake_rows``, not
+    ``result.rows`` (rows extracted from the source)."""
+    side = TableResult(contract.table)
+    # Same ledger: the manifest records these files like any other the run wrote.
+    side.written = result.written
+    writer = PartitionWriter(settings, contract, side)
+    try:
+        for day in days:
+            path = lake.partition_dir(settings, contract.table, day) / lake.DATA_FILE
+            held = pq.read_table(path, schema=writer.schema)
+            kept = held.filter(pc.invert(pc.is_in(held.column(_USER_COLUMN), value_set=gone)))
+            if kept.num_rows != counts.get(day, 0):
+                # The lake changed under the run (it holds the lake's lock, so it should not).
+                raise RuntimeError(
+                    f"{path}: {kept.num_rows} rows of live customers, the source has "
+                    f"{counts.get(day, 0)} for {day}"
+                )
+            writer.write(kept, pa.array([day] * kept.num_rows, pa.date32()), rejected=False)
+            if advance:
+                advance(kept.num_rows)
+        writer.finish()
+    except BaseException:
+        writer.abort()
+        raise
+    result.lake_rows += side.rows
+    result.files += side.files
+    result.bytes += side.bytes
+    result.files_changed += side.files_changed
+    return writer
 
 
 def _local_date_sql(contract: TableContract, settings: Settings) -> str:
@@ -199,6 +258,8 @@ def extract_activities(
     # Source rows per date, known for every date in ``wanted`` (a full extraction learns
     # them from the rows it writes).
     counts: dict[date, int] = {}
+    from_lake: list[date] = []
+    gone_users = pa.array([], pa.string())
     if dates is not None:
         result.mode = "backfill"
         first, last = dates
@@ -237,10 +298,20 @@ def extract_activities(
                 if counts.get(d, 0) != lake_counts.get(d, 0)
             }
             wanted = sorted(set(wanted) | mismatched)
-            result.erased_dates = _erased_only_dates(
+            result.erased_dates, gone_users = _erased_only_dates(
                 conn, settings, table, mismatched - touched - set(repair), counts, lake_counts
             )
+            schema = contract.lake_schema()
+            from_lake = [
+                d
+                for d in result.erased_dates
+                if pq.read_schema(lake.partition_dir(settings, table, d) / lake.DATA_FILE).equals(
+                    schema, check_metadata=False
+                )
+            ]
     result.touched_dates = list(wanted)
+    # Dates read from the source (the erased-only ones come from the lake's own files).
+    extracted = [d for d in wanted if d not in set(from_lake)]
     if whole_table:
         # The planner's row estimate: enough for a progress bar, and no extra table scan.
         estimate = fetch_all(
@@ -249,6 +320,7 @@ def extract_activities(
         )
         total: int | None = int(estimate[0][0]) if estimate and estimate[0][0] > 0 else None
     else:
+        # The erased-only dates' rows are in it too: their rewrite advances the same bar.
         total = sum(counts.get(d, 0) for d in wanted)
     if progress:
         progress(table, 0, total)
@@ -269,7 +341,7 @@ def extract_activities(
     if whole_table:
         queries.append(select_sql(contract, order=order, extra=day_column))
     else:
-        for first, last in _date_ranges(wanted):
+        for first, last in _date_ranges(extracted):
             where = _dates_where(contract, settings, first, last, local_date)
             queries.append(select_sql(contract, where=where, order=order, extra=day_column))
     done = 0
@@ -312,12 +384,26 @@ def extract_activities(
             stage.close()
         writer.abort()
         raise
+    written = set(writer.written)
+    if from_lake:
+
+        def advance(rows: int) -> None:
+            nonlocal done
+            done += rows
+            if progress:
+                progress(table, done, total)
+
+        side = _rewrite_from_lake(
+            settings, contract, result, from_lake, gone_users, counts, advance
+        )
+        written |= set(side.written)
+        writer.pending_dirs |= side.pending_dirs
     if whole_table:
         counts = dict(writer.day_rows)
         wanted = sorted(set(wanted) | set(counts))
         result.touched_dates = list(wanted)
     # Dates asked for (or present in the lake) that produced no rows: remove them.
-    for day in sorted(set(wanted) - set(writer.written)):
+    for day in sorted(set(wanted) - written):
         path = lake.partition_dir(settings, table, day)
         if lake.remove_partition(path, result.written):
             result.removed_dates.append(day)

@@ -48,6 +48,8 @@ class TableResult:
     # Of those, the dates that only lost rows of customers erased from the source: rewritten
     # in the lake, but outside the dbt window (activity_stream._erased_only_dates).
     erased_dates: list[date] = field(default_factory=list)
+    # Rows of those dates rewritten from the lake's own files, not extracted again.
+    lake_rows: int = 0
     quality: QualityResult = field(default_factory=QualityResult)
     new_columns: list[str] = field(default_factory=list)
     # Lake files found corrupt before the run (and therefore re-extracted): "path: why".
@@ -85,6 +87,7 @@ class TableResult:
             "touched_dates": [d.isoformat() for d in self.touched_dates],
             "removed_dates": [d.isoformat() for d in self.removed_dates],
             "erased_dates": [d.isoformat() for d in self.erased_dates],
+            "lake_rows": self.lake_rows,
             "quality": self.quality.to_dict(),
             "warnings": [f"new source column {c!r} ignored" for c in self.new_columns],
             "new_columns": self.new_columns,

@@ -18,6 +18,7 @@ from tests.ingestion.oracles import (
     file_stats,
     lake_checksums,
     source_checksums,
+    source_partition_checksums,
 )
 
 pytestmark = pytest.mark.slow
@@ -137,11 +138,12 @@ def test_full_rebuild_of_one_table_changes_nothing(seeded: Settings, source_url:
 
 
 def test_dates_that_only_lost_erased_customers_rows_are_named(
-    seeded: Settings, source_url: str
+    seeded: Settings, source_url: str, other_home: Settings
 ) -> None:
     """An erased customer's days are rewritten (their rows leave the lake) and named as
     erased-only, so dbt's window does not stretch back to them; a day that also lost a live
-    customer's row is not."""
+    customer's row is not. The erased-only days are rewritten from the lake's own files, not
+    read from the source again, into the very files a from-scratch extraction writes."""
     from ingestion import lake
 
     run_ingestion(seeded)
@@ -179,3 +181,14 @@ def test_dates_that_only_lost_erased_customers_rows_are_named(
     assert run.to_dict()["tables"]["activities"]["erased_dates"] == [
         d.isoformat() for d in expected
     ]
+    # Rows from the source: those of the other dates only; the erased-only days' rows came
+    # from the lake.
+    source = source_partition_checksums(source_url, seeded.timezone)
+    from_source = [d for d in rec.touched_dates if d not in set(expected)]
+    assert rec.rows + rec.rejected == sum(source.get(d, (0, ""))[0] for d in from_source)
+    assert rec.lake_rows == sum(source.get(d, (0, ""))[0] for d in expected) > 0
+    # The same files as a from-scratch extraction of the source as it is now.
+    run_ingestion(other_home, full=True)
+    assert file_digests(other_home.raw_dir / "activities") == file_digests(
+        seeded.raw_dir / "activities"
+    )
