@@ -171,6 +171,8 @@ def result_metadata(result: Any) -> dict[str, Any]:
         meta["touched_last"] = MetadataValue.text(str(touched[-1]))
     if erased:
         meta["erased_first"] = MetadataValue.text(str(min(erased)))
+        # Their rows were rewritten from the lake's own files, not read from the source.
+        meta["rows_from_lake"] = MetadataValue.int(int(getattr(result, "lake_rows", 0)))
     return meta
 
 

@@ -179,6 +179,13 @@ def test_nightly_dbt_is_one_invocation_with_the_window_and_a_saved_parse(
     meta = latest.asset_materialization.metadata
     assert meta["erased_days"].value > 0
     assert meta["erased_first"].value < window["min_date"]
+    # ... and their rows came from the lake (rewritten without the customer), not the source:
+    # some of the rows the lake holds, not all of them.
+    held = sum(
+        pq.read_metadata(path).num_rows
+        for path in (pipeline.settings.raw_dir / "activities").glob("event_date=*/data.parquet")
+    )
+    assert 0 < meta["rows_from_lake"].value < held
     compiled = next(second.rglob("unique_stg_petpro__activities_activity_id.sql"))
     assert f"activity_date >= (date '{window['min_date']}' - " in compiled.read_text()
     # The first night's window differs, yet the second night starts from its parse: dbt
