@@ -167,6 +167,9 @@ def test_nightly_dbt_is_one_invocation_with_the_window_and_a_saved_parse(
     # The one invocation built the staging views, the incremental facts and the marts.
     built = {r["unique_id"].split(".")[-1] for r in results["results"]}
     assert {"stg_petpro__users", "int_customer_daily_activity", "mart_active_users"} <= built
+    # ... with the data tests, but not dbt's unit tests (fixed inputs: they run in the suite).
+    kinds = {r["unique_id"].split(".")[0] for r in results["results"]}
+    assert "test" in kinds and "unit_test" not in kinds
     day = (pipeline.source.end + timedelta(days=1)).isoformat()
     assert dbt_vars["test_window"] is True and "min_date" not in dbt_vars
     assert window["max_date"] >= day >= window["min_date"]
