@@ -311,7 +311,8 @@ def extract_activities(
             ]
     result.touched_dates = list(wanted)
     # Dates read from the source (the erased-only ones come from the lake's own files).
-    extracted = [d for d in wanted if d not in set(from_lake)]
+    rewritten = set(from_lake)
+    extracted = [d for d in wanted if d not in rewritten]
     if whole_table:
         # The planner's row estimate: enough for a progress bar, and no extra table scan.
         estimate = fetch_all(
