@@ -32,7 +32,7 @@ import hashlib
 import json
 import shutil
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -129,8 +129,24 @@ def dbt_project(settings: Settings) -> DbtProject:
     return project
 
 
+class PetProDbtCliResource(DbtCliResource):
+    """dagster-dbt's dbt resource, without the dbt adapter it opens in Dagster's own process.
+
+    Before starting dbt, ``DbtCliResource.cli`` imports dbt-core and the DuckDB adapter into
+    the run's process and loads the profile, only so that ``fetch_row_counts`` and
+    ``fetch_column_metadata`` could query the warehouse; PetPro calls neither. Measured on
+    the 320,000-customer home: 2.3-2.5 s and +46-49 MiB per invocation, in the process that
+    then lives beside dbt through the refresh's most memory-hungry phase. dagster-dbt treats
+    a missing adapter as "no metadata fetching" (it is ``None`` under the dbt Fusion engine);
+    ``tests/orchestration/test_dbt_launcher.py`` fails if an upgrade stops calling this hook.
+    """
+
+    def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> None:  # type: ignore[override]
+        return None
+
+
 def dbt_resource(settings: Settings, project: DbtProject) -> DbtCliResource:
-    return DbtCliResource(
+    return PetProDbtCliResource(
         project_dir=project,
         profiles_dir=str(settings.dbt_project_dir),
         dbt_executable=str(write_launcher(settings)),
