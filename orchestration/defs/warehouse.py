@@ -138,7 +138,9 @@ class PetProDbtCliResource(DbtCliResource):
     the 320,000-customer home: 2.3-2.5 s and +46-49 MiB per invocation, in the process that
     then lives beside dbt through the refresh's most memory-hungry phase. dagster-dbt treats
     a missing adapter as "no metadata fetching" (it is ``None`` under the dbt Fusion engine);
-    ``tests/orchestration/test_dbt_launcher.py`` fails if an upgrade stops calling this hook.
+    the hook overridden here is private to dagster-dbt, so
+    ``tests/orchestration/test_dbt_launcher.py`` fails if an upgrade opens an adapter again
+    (a renamed hook, or a new caller of the adapter).
     """
 
     def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> None:  # type: ignore[override]
