@@ -26,6 +26,11 @@ What it measures, and on what:
    (default 3) runs, and every figure printed is the **median over the runs**. The load
    average is printed with each run.
 
+5. **The work behind the cold figures.** ``--service-times`` replaces the load runs: each
+   request of the mix once, one at a time, on one worker with the cache off; prints the
+   service time of one answer by endpoint and filter, and the wait Little's law gives for
+   ``--concurrency`` clients.
+
 Goal (issue 13): p99 ≤ 50 ms at 50 concurrent clients on the 400-request mix. Prints figures
 and a pass/short verdict; asserts nothing about timing. ``python -m bench api --help`` lists
 the options.
@@ -353,6 +358,61 @@ def _children(pid: int) -> set[str]:
         return set()
 
 
+def _answer_kind(path: str, segments: dict[str, list[str]]) -> str:
+    """The endpoint and what filters it: a segment, activity types, both or neither."""
+    from urllib.parse import parse_qs, urlsplit
+
+    parts = urlsplit(path)
+    params = parse_qs(parts.query)
+    filters = [
+        name
+        for name, present in (
+            ("segment", any(k in segments for k in params) and "dimension" not in params),
+            ("types", "activity_type" in params),
+        )
+        if present
+    ]
+    return f"{parts.path} ({' + '.join(filters) or 'no filter'})"
+
+
+def service_times(
+    home: Path, mix: list[str], facts: dict[str, Any], secret: str, token: str, clients: int
+) -> None:
+    """Each request of the mix once, one at a time, on one worker with the cache off: the work
+    one answer costs, nothing queued (what the cold figures queue 50 deep)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    headers = {"Authorization": f"Bearer {token}"}
+    proc, base = start_server(home, 1, 0, secret)
+    try:
+        asyncio.run(load(base, mix[:5], headers, 1))  # connection and first-use costs
+        latencies, errors = asyncio.run(load(base, mix, headers, 1))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    # One client pops the reversed queue: the latencies come in the mix's order.
+    kinds: dict[str, list[float]] = {}
+    for path, seconds in zip(mix, latencies, strict=True):
+        kinds.setdefault(_answer_kind(path, facts["segments"]), []).append(seconds * 1000)
+    table = Table(title=f"service time of one answer, {len(mix)} requests one at a time")
+    for col in ("answer", "n", "mean ms", "max ms", "share of total"):
+        table.add_column(col, justify="left" if col == "answer" else "right")
+    total = sum(latencies) * 1000
+    for kind, ms in sorted(kinds.items(), key=lambda kv: -sum(kv[1])):
+        table.add_row(
+            kind, str(len(ms)), f"{statistics.mean(ms):.1f}", f"{max(ms):.1f}",
+            f"{sum(ms) / total:.0%}",
+        )  # fmt: skip
+    Console().print(table)
+    print(
+        f"{len(mix)} answers in {total / 1000:.2f} s, {total / len(mix):.1f} ms on average "
+        f"(errors {errors}); with {clients} closed-loop clients on {os.cpu_count()} cores an "
+        f"answer waits about {clients * total / len(mix) / (os.cpu_count() or 1):.0f} ms "
+        f"(Little's law). Load average before: {_load()}."
+    )
+
+
 # --- 4. the runs ---------------------------------------------------------------------------
 
 
@@ -377,6 +437,12 @@ def main(argv: list[str]) -> None:
         help="another checkout (e.g. `git archive` of main) served as a third, interleaved variant",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary home")
+    parser.add_argument(
+        "--service-times",
+        action="store_true",
+        help="instead of the load runs: each request once, one at a time, cache off (the work "
+        "one answer costs, by endpoint and filter)",
+    )
     args = parser.parse_args(argv)
     customers = int(os.environ.get("PETPRO_BENCH_API_CUSTOMERS", "20000"))
     days = int(os.environ.get("PETPRO_BENCH_API_DAYS", "540"))
@@ -405,6 +471,9 @@ def main(argv: list[str]) -> None:
         )
         secret = "bench-secret-" + "0" * 32
         token = mint_token(get_settings(home=home, jwt_secret=secret), role="admin", sub="bench")
+        if args.service_times:
+            service_times(home, mix, facts, secret, token, args.concurrency)
+            return
         variants = ["cache on"] + ([] if args.no_compare else ["cache off"])
         if args.baseline:
             variants.append("baseline")
