@@ -70,6 +70,25 @@ def assert_log_is_narrowed(settings: Any) -> None:
     assert older > 0, "no activity older than the activity log's cut-off"
 
 
+def rows_out_of_order(settings: Any) -> int:
+    """Rows of the customer-level fact stored after a row of a later (day, customer).
+
+    Read in storage order (``rowid``): the API's distinct counts over date ranges rely on the
+    table being clustered by day, then customer (mart_customer_activity_daily.sql)."""
+    import duckdb
+
+    with duckdb.connect(str(settings.build_db), read_only=True) as con:
+        return con.execute(
+            """select count(*) from (
+                select activity_date, customer_id,
+                       lag(activity_date) over (order by rowid) as previous_date,
+                       lag(customer_id) over (order by rowid) as previous_customer
+                from main.mart_customer_activity_daily)
+            where activity_date < previous_date
+               or (activity_date = previous_date and customer_id < previous_customer)"""
+        ).fetchone()[0]
+
+
 def test_incremental_windows_equal_full_refresh(make_source: Any, tmp_path: Any) -> None:
     from ingestion.run import run_ingestion
     from petpro.settings import get_settings
@@ -112,6 +131,8 @@ def test_incremental_windows_equal_full_refresh(make_source: Any, tmp_path: Any)
         )
     run_ingestion(settings)
     run_dbt(settings, ["run"], vars=LOG_VARS, capture=True)
+    # Nightly windows append their sorted days after the days before them.
+    assert rows_out_of_order(settings) == 0
     # A backfill of old days: the window ends long before the newest activities, so what a
     # table keeps per customer (latest device, newest log rows) must come from held rows.
     past = str(last - timedelta(days=30))
@@ -120,6 +141,7 @@ def test_incremental_windows_equal_full_refresh(make_source: Any, tmp_path: Any)
 
     run_dbt(settings, ["run", "--full-refresh"], vars=LOG_VARS, capture=True)
     full = snapshot_tables(settings)
+    assert rows_out_of_order(settings) == 0
     assert_log_is_narrowed(settings)
 
     assert sum(r[3] for r in full["int_customer_daily_activity"]) > 1000, "too little data to test"

@@ -328,6 +328,34 @@ def test_an_erased_customer_prunes_versions_with_and_without_a_stored_id_set(
     assert sorted(version_runs(home).values()) == ["fourth", "third"]
 
 
+def test_a_mart_keeps_its_stored_order_in_both_forms(home: Settings) -> None:
+    """dbt stores some marts in the order readers scan them (the customer-level fact by day,
+    then customer); the version holds the rows in that order, in DuckDB and in Parquet."""
+    with duckdb.connect(str(home.build_db)) as con:
+        # 2M rows (many row groups, so a copy that does not keep the order interleaves
+        # them), stored in an order no hash or sort would give.
+        con.execute(
+            "create table mart_ordered as select (i * 7919) % 2000003 as k from range(2000000) t(i)"
+        )
+    result = publish(home, run_id="ordered")
+    parquet = result.marts_dir / "mart_ordered.parquet"
+    with duckdb.connect() as con:
+        con.execute(f"attach '{home.build_db}' as build (read_only)")
+        con.execute(f"attach '{result.database}' as version (read_only)")
+        stored = "select k, row_number() over (order by rowid) as n from {}.mart_ordered"
+        misplaced = con.execute(
+            f"""select
+                  (select count(*) from ({stored.format("build")}) as b
+                   join ({stored.format("version")}) as v using (n) where b.k <> v.k),
+                  (select count(*) from ({stored.format("build")}) as b
+                   join (select k, file_row_number + 1 as n
+                         from read_parquet('{parquet}', file_row_number = true)) as p
+                   using (n) where b.k <> p.k),
+                  (select count(*) from version.mart_ordered)"""
+        ).fetchone()
+    assert misplaced == (0, 0, 2_000_000)
+
+
 def test_derived_marts_join_the_same_version(home: Settings) -> None:
     def squares(con: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:
         # Reads the staged copy of mart_a, exactly what readers of this version will see.
