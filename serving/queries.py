@@ -18,7 +18,7 @@ import duckdb
 
 from serving.formulas import formulas
 from serving.params import DIMENSIONS, Filters
-from serving.sql import Rows, customers_cte, date_range, fetch, types_filter
+from serving.sql import Rows, customers_cte, date_range, fetch, segment_join, types_filter
 
 
 def customer_growth(cur: duckdb.DuckDBPyConnection, f: Filters) -> Rows:
@@ -44,12 +44,12 @@ def customer_growth(cur: duckdb.DuckDBPyConnection, f: Filters) -> Rows:
             new as (
                 select {fx.period_start(f.interval, "p.signup_date")} as period_start,
                        count(*) as new_customers
-                from mart_customer_profile p join customers using (customer_id)
+                from mart_customer_profile p {segment_join(f)}
                 group by 1),
             active as (
                 select {fx.period_start(f.interval, "d.activity_date")} as period_start,
                        count(distinct d.customer_id) as active_customers
-                from mart_customer_activity_daily d join customers using (customer_id)
+                from mart_customer_activity_daily d {segment_join(f)}
                 where {types_sql}
                 group by 1),
             counted as (
@@ -98,7 +98,7 @@ def customer_activity(cur: duckdb.DuckDBPyConnection, f: Filters) -> Rows:
             act as (
                 select {fx.period_start(f.interval, "d.activity_date")} as period_start,
                        d.activity_type, d.customer_id, d.events
-                from mart_customer_activity_daily d join customers using (customer_id)
+                from mart_customer_activity_daily d {segment_join(f)}
                 where {types_sql})
             select a.period_start, a.activity_type, sum(a.events)::BIGINT as events,
                    count(distinct a.customer_id) as active_customers, g.is_complete
@@ -124,7 +124,7 @@ def active_customers(cur: duckdb.DuckDBPyConnection, f: Filters) -> Rows:
             act as (
                 select {fx.period_start(f.interval, "d.activity_date")} as period_start,
                        d.customer_id, d.events
-                from mart_customer_activity_daily d join customers using (customer_id)
+                from mart_customer_activity_daily d {segment_join(f)}
                 where {types_sql})
             select period_start, count(distinct customer_id) as active_customers,
                    sum(events)::BIGINT as events
@@ -161,7 +161,7 @@ def active_users(cur: duckdb.DuckDBPyConnection, f: Filters) -> Rows:
                 select activity_date from mart_active_users where {where}),
             active as (
                 select distinct d.customer_id, d.activity_date
-                from mart_customer_activity_daily d join customers using (customer_id)
+                from mart_customer_activity_daily d {segment_join(f)}
                 where {types_sql}
                   and d.activity_date <= (select max(activity_date) from days)
                   and d.activity_date > (select min(activity_date) from days) - {mau}),
@@ -247,7 +247,7 @@ def demographics(cur: duckdb.DuckDBPyConnection, f: Filters) -> Rows:
                 select s.dimension, s.segment, count(*) as customers,
                        count(*) filter (where a.is_active_30d) as active_customers_30d
                 from mart_customer_segments s
-                join customers using (customer_id)
+                {segment_join(f)}
                 left join mart_customer_activity_summary a using (customer_id)
                 where {dimension_sql}
                 group by s.dimension, s.segment)
@@ -325,7 +325,7 @@ def retention_monthly(cur: duckdb.DuckDBPyConnection, f: Filters) -> Rows:
         f"""with {customers},
             engaged as (
                 select e.month, e.customer_id, e.is_retained
-                from mart_customer_engaged_months e join customers using (customer_id)),
+                from mart_customer_engaged_months e {segment_join(f)}),
             counted as (
                 select m.month, count(e.customer_id) as engaged_customers,
                        count(e.customer_id) filter (where e.is_retained) as retained_customers

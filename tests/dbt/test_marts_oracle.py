@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
+import duckdb
 import pytest
 
 from ingestion.privacy import parse_user_agent
@@ -536,6 +537,35 @@ def test_erased_customer_disappears_after_incremental_refresh(world: Any) -> Non
             assert left == (0,), f"erased customer still in {table}"
     for mart, oracle in ORACLES.items():
         assert_same(mart, mart_rows(world, mart), oracle(world, world.settings.timezone))
+
+
+def test_a_profile_missing_a_customer_fails_its_test(world: Any) -> None:
+    """Without a segment filter the API counts the customer-level marts without joining them
+    to ``mart_customer_profile`` (serving/sql.py, ``segment_join``): exact only while the
+    profile holds every customer of ``int_customers``, the set those marts are tested against.
+    The profile's ``includes_every`` test must pass as built and fail once a customer is gone."""
+    from warehouse.dbt import DbtError, run_dbt
+
+    select = ["test", "--select", "mart_customer_profile,test_name:includes_every"]
+    passed = run_dbt(world.settings, select, capture=True)
+    assert [r.status for r in passed.results if r.unique_id.startswith("test.")] == ["pass"]
+    with duckdb.connect(str(world.settings.build_db)) as con:
+        (customer,) = con.execute(
+            "select customer_id from main.int_customers order by customer_id limit 1"
+        ).fetchone()
+        con.execute(
+            "create table main.held_back as "
+            "select * from main.mart_customer_profile where customer_id = ?",
+            [customer],
+        )
+        con.execute("delete from main.mart_customer_profile where customer_id = ?", [customer])
+    try:
+        with pytest.raises(DbtError, match="includes_every"):
+            run_dbt(world.settings, select, capture=True)
+    finally:
+        with duckdb.connect(str(world.settings.build_db)) as con:
+            con.execute("insert into main.mart_customer_profile select * from main.held_back")
+            con.execute("drop table main.held_back")
 
 
 # The shared data-layout contract (HELPER_RULES.md), typed as DuckDB reports the columns.
