@@ -114,6 +114,22 @@ def customer_activity(cur: duckdb.DuckDBPyConnection, f: Filters) -> Rows:
 
 def active_customers(cur: duckdb.DuckDBPyConnection, f: Filters) -> Rows:
     """Exact distinct customers per period across the selected activity types and segments."""
+    if not f.by_customer:
+        # Every customer and type: the growth mart's active customers (any activity in the
+        # period) with the activity mart's events added over the types, as every other answer
+        # without a filter reads its mart. Periods without activity are omitted, as counted.
+        where, params = date_range("g.period_start", f, floor=f.interval)
+        return fetch(
+            cur,
+            f"""select g.period_start, g.active_customers, a.events
+                from mart_customer_growth g
+                join (select period_start, sum(events)::BIGINT as events
+                      from mart_customer_activity where "interval" = ?
+                      group by period_start) a on a.period_start = g.period_start
+                where g."interval" = ? and g.active_customers > 0 and {where}
+                order by g.period_start""",
+            [f.interval, f.interval, *params],
+        )
     fx = formulas()
     where, params = date_range("period_start", f, floor=f.interval)
     customers, customer_params = customers_cte(f)

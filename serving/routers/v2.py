@@ -21,7 +21,7 @@ NO_CUSTOMER_GRAIN = {"activity_types": False, "segments": False, "listed_interva
 
 GROWTH = FilterSpec("mart_customer_growth")
 ACTIVITY = FilterSpec("mart_customer_activity")
-ACTIVE_CUSTOMERS = FilterSpec("mart_customer_activity_daily + mart_customer_segments")
+ACTIVE_CUSTOMERS = FilterSpec("mart_customer_growth + mart_customer_activity")
 ACTIVE_USERS = FilterSpec("mart_active_users", intervals=("day",), listed_intervals=None)
 LIFECYCLE = FilterSpec(
     "mart_customer_lifecycle",
@@ -100,7 +100,7 @@ async def active_customers(
     f: Filters = Depends(v2_filters(ACTIVE_CUSTOMERS)), answer: Answer = Depends(answer)
 ) -> Response:
     """Exact distinct customers per period across the selected activity types."""
-    return await answer.mart("mart_customer_activity_daily", f, q.active_customers)
+    return await answer.mart(ACTIVE_CUSTOMERS.mart, f, q.active_customers)
 
 
 @router.get("/active-users", openapi_extra=ACTIVE_USERS.openapi())
