@@ -36,8 +36,12 @@ def customer_growth(cur: duckdb.DuckDBPyConnection, f: Filters) -> Rows:
     fx = formulas()
     customers, customer_params = customers_cte(f)
     types_sql, types_params = types_filter(f, "d.activity_type")
-    # Counts per period over the whole history first: the running total and the previous
-    # period need the periods before the range.
+    # New customers per period over the whole history first: the running total and the
+    # previous period need the periods before the range. Active customers need only the
+    # periods in it (the range's filter cannot reach them through the window functions).
+    active_where, active_params = date_range(
+        fx.period_start(f.interval, "d.activity_date"), f, floor=f.interval
+    )
     return fetch(
         cur,
         f"""with {customers},
@@ -50,7 +54,7 @@ def customer_growth(cur: duckdb.DuckDBPyConnection, f: Filters) -> Rows:
                 select {fx.period_start(f.interval, "d.activity_date")} as period_start,
                        count(distinct d.customer_id) as active_customers
                 from mart_customer_activity_daily d {segment_join(f)}
-                where {types_sql}
+                where {types_sql} and {active_where}
                 group by 1),
             counted as (
                 select g.period_start, g.is_complete,
@@ -72,7 +76,7 @@ def customer_growth(cur: duckdb.DuckDBPyConnection, f: Filters) -> Rows:
             from series
             where {where}
             order by period_start""",
-        [*customer_params, *types_params, f.interval, *params],
+        [*customer_params, *types_params, *active_params, f.interval, *params],
     )
 
 

@@ -37,6 +37,17 @@ def _data(client, headers, path, **params):
         ("/v2/customer-growth", {"interval": "month"}, {"gender": EVERY_GENDER}),
         ("/v2/customer-growth", {"interval": "week"}, {"activity_type": ALL_TYPES}),
         ("/v2/customer-growth", {"interval": "day"}, {"pet_species": "dog,cat,bird,none"}),
+        # Ranges starting inside a period: that period is reported whole, its earlier days too.
+        (
+            "/v2/customer-growth",
+            {"interval": "week", "start": "2024-02-04", "end": "2024-03-13"},
+            {"gender": EVERY_GENDER},
+        ),
+        (
+            "/v2/customer-growth",
+            {"interval": "month", "start": "2024-02-10", "end": "2024-03-02"},
+            {"activity_type": ALL_TYPES},
+        ),
         ("/v2/active-users", {}, {"country": "DE,FR,US"}),
         ("/v2/active-users", {}, {"activity_type": ALL_TYPES}),
         ("/v2/retention-monthly", {}, {"gender": EVERY_GENDER}),
