@@ -121,7 +121,8 @@ def active_customers(cur: duckdb.DuckDBPyConnection, f: Filters) -> Rows:
     if not f.by_customer:
         # Every customer and type: the growth mart's active customers (any activity in the
         # period) with the activity mart's events added over the types, as every other answer
-        # without a filter reads its mart. Periods without activity are omitted, as counted.
+        # without a filter reads its mart. The inner join omits periods without activity, as
+        # the customer-level count does.
         where, params = date_range("g.period_start", f, floor=f.interval)
         return fetch(
             cur,
@@ -130,7 +131,7 @@ def active_customers(cur: duckdb.DuckDBPyConnection, f: Filters) -> Rows:
                 join (select period_start, sum(events)::BIGINT as events
                       from mart_customer_activity where "interval" = ?
                       group by period_start) a on a.period_start = g.period_start
-                where g."interval" = ? and g.active_customers > 0 and {where}
+                where g."interval" = ? and {where}
                 order by g.period_start""",
             [f.interval, f.interval, *params],
         )
