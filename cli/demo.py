@@ -74,7 +74,10 @@ def demo() -> None:
 
     console.rule(f"done in {time.perf_counter() - started:.0f} s")
     console.print(f"published marts:  [bold]{settings.published_db}[/] (DuckDB, read-only)")
-    console.print(f"                  [bold]{settings.published_marts_dir}/<mart>.parquet[/]")
+    console.print(
+        f"                  [bold]{settings.published_marts_dir}/<mart>.parquet[/] "
+        "(the same marts but the per-customer ones)"
+    )
     console.print(f"report files:     [bold]{exports_folder}[/]")
     from cli.serve import dashboard_hint
 

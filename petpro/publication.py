@@ -1,8 +1,9 @@
 """The read side of a publication: where it lives, what it records, how to open it read-only.
 
-A publication is one immutable directory ``published/versions/<id>/`` holding the marts twice
-(``warehouse.duckdb`` and ``marts/<mart>.parquet``) and its record (``publication.json``, the
-same facts as the ``_publication`` table of the DuckDB file). ``published/current`` is one
+A publication is one immutable directory ``published/versions/<id>/`` holding the marts in
+``warehouse.duckdb``, every mart but the per-customer ones again as ``marts/<mart>.parquet``
+(:func:`has_parquet`), and its record (``publication.json``, the same facts as the
+``_publication`` table of the DuckDB file). ``published/current`` is one
 relative symlink to the current version; the publisher (``warehouse.publish``) switches it
 with a single ``os.replace``, so a reader that resolves ``current`` once and reads every file
 from that directory sees exactly one publication, in both forms, whatever is published
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from petpro.errors import PetProError
+from petpro.vocabulary import CUSTOMER_LEVEL_MARTS
 
 if TYPE_CHECKING:  # duckdb is imported where used: Settings imports this module's names
     import duckdb
@@ -165,6 +167,13 @@ class PublishedVersion:
 
     def parquet(self, mart: str) -> Path:
         return self.marts_dir / f"{mart}.parquet"
+
+
+def has_parquet(mart: str) -> bool:
+    """Whether a publication holds ``mart`` as a Parquet file too: every mart but the
+    per-customer ones, which only the API reads (from the DuckDB file) and which are never a
+    report file."""
+    return mart not in CUSTOMER_LEVEL_MARTS
 
 
 def current_version(published_dir: Path) -> PublishedVersion | None:

@@ -10,7 +10,8 @@ this layout::
       current -> versions/<id>             relative symlink, replaced by os.replace: THE switch
       versions/<id>/warehouse.duckdb       marts + _publication (run id, times, row counts)
                                            + _publication_customers (its customer ids)
-      versions/<id>/marts/<mart>.parquet   the same rows; zstd 1; key-value metadata petpro.run_id
+      versions/<id>/marts/<mart>.parquet   the same rows, for every mart but the per-customer
+                                           ones; zstd 1; key-value metadata petpro.run_id
       versions/<id>/publication.json       the record (run id, version, times, row counts)
       .lock                                held by the publisher (flock) from cleanup to prune
 
@@ -78,6 +79,7 @@ from petpro.publication import (
     PublicationRecord,
     RecordFields,
     current_version,
+    has_parquet,
     quote_ident,
     quote_literal,
 )
@@ -422,7 +424,11 @@ def _write_version(
         # Parquet from the same tables, so both forms of a publication hold the same rows.
         # zstd level 1: on the 320,000-customer marts, writes took 0.70-0.75 of the time of
         # the default level 3, files 1 % smaller (docs/orchestration.md, "Parquet at zstd level 1").
-        for mart in row_counts:
+        # Not for the per-customer marts: only the API reads them, from the DuckDB file, and
+        # they are never a report file; their Parquet copies were 8-9 s and ~420 MB of every
+        # 320,000-customer publication (docs/orchestration.md, "Per-customer marts in the
+        # DuckDB file only").
+        for mart in filter(has_parquet, row_counts):
             target = marts_dir / f"{mart}.parquet"
             con.execute(
                 f"copy main.{quote_ident(mart)} to {quote_literal(str(target))} (format parquet, "

@@ -99,7 +99,8 @@ def build_published_asset(
         description=(
             "The audited marts, swapped in atomically for readers: "
             "$PETPRO_HOME/published/warehouse.duckdb (marts + _publication) and "
-            "published/marts/<mart>.parquet. Written only after every blocking check passed."
+            "published/marts/<mart>.parquet (every mart but the per-customer ones). Written "
+            "only after every blocking check passed."
         ),
     )
     def published_warehouse(

@@ -356,6 +356,37 @@ def test_a_mart_keeps_its_stored_order_in_both_forms(home: Settings) -> None:
     assert misplaced == (0, 0, 2_000_000)
 
 
+def test_per_customer_marts_are_published_in_the_duckdb_file_only(home: Settings) -> None:
+    """A per-customer mart (dbt-built or derived) is in the version's DuckDB file and has no
+    Parquet file; every other mart has both, with the same rows."""
+    with duckdb.connect(str(home.build_db)) as con:
+        con.execute(
+            "create table mart_customer_activity_daily as "
+            "select 'c' || range as customer_id, range as events from range(7)"
+        )
+
+    def scores(con: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:
+        return {"mart_customer_churn_risk": pa.table({"customer_id": ["c1"], "risk": [0.5]})}
+
+    result = publish(home, run_id="per-customer", derive=[scores])
+    with duckdb.connect(str(result.database), read_only=True) as con:
+        counted = dict(con.execute("select mart, row_count from _publication").fetchall())
+    # Written out here rather than taken from the code under test: the per-customer marts of
+    # this build are these two; mart_a and mart_b are aggregates.
+    assert counted == {
+        "mart_a": 5,
+        "mart_b": 1,
+        "mart_customer_activity_daily": 7,
+        "mart_customer_churn_risk": 1,
+    }
+    assert sorted(p.name for p in result.marts_dir.iterdir()) == [
+        "mart_a.parquet",
+        "mart_b.parquet",
+    ]
+    assert pq.read_table(result.marts_dir / "mart_a.parquet").num_rows == 5
+    assert read_publication(home.published_dir).row_counts == counted
+
+
 def test_derived_marts_join_the_same_version(home: Settings) -> None:
     def squares(con: duckdb.DuckDBPyConnection) -> dict[str, pa.Table]:
         # Reads the staged copy of mart_a, exactly what readers of this version will see.
