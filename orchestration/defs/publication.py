@@ -106,8 +106,6 @@ def build_published_asset(
     def published_warehouse(
         context: AssetExecutionContext, petpro: PetProSettings
     ) -> MaterializeResult:
-        # Imported here, not with the definitions (pandas, SciPy, scikit-learn): the dbt step
-        # before this one has usually loaded them already (orchestration.preload).
         from insights.marts import derive_insight_marts
         from predictions.steps import derived_steps
         from warehouse.inputs import publication_inputs

@@ -69,7 +69,6 @@ from orchestration.manifest import (
     target_path,
 )
 from orchestration.partitions import dbt_window, window_dates
-from orchestration.preload import preload
 from orchestration.resources import PetProSettings
 from orchestration.tags import CAUSE_KEY, CAUSE_NODE_ERROR, is_full
 from petpro.settings import Settings
@@ -245,8 +244,6 @@ def _run_dbt(
     # The ingestion steps before this one are done with Great Expectations: end its worker
     # so dbt and the publication run beside a process without it.
     quality_worker.close()
-    # While this process waits on dbt, import what the publication step will need.
-    preload()
     ensure_partial_parse(settings)
     dbt_vars, window = dbt_run_vars(settings), run_window(context)
     if window:
