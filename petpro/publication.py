@@ -165,9 +165,6 @@ class PublishedVersion:
     def record_file(self) -> Path:
         return self.path / RECORD_FILE
 
-    def parquet(self, mart: str) -> Path:
-        return self.marts_dir / f"{mart}.parquet"
-
 
 def has_parquet(mart: str) -> bool:
     """Whether a publication holds ``mart`` as a Parquet file too: every mart but the

@@ -425,7 +425,7 @@ def _write_version(
         # zstd level 1: on the 320,000-customer marts, writes took 0.70-0.75 of the time of
         # the default level 3, files 1 % smaller (docs/orchestration.md, "Parquet at zstd level 1").
         # Not for the per-customer marts: only the API reads them, from the DuckDB file, and
-        # they are never a report file; their Parquet copies were 8-9 s and ~420 MB of every
+        # they are never a report file; their Parquet copies were 8.8-9.5 s and 472 MB of a
         # 320,000-customer publication (docs/orchestration.md, "Per-customer marts in the
         # DuckDB file only").
         for mart in filter(has_parquet, row_counts):

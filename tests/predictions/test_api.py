@@ -1,6 +1,6 @@
 """The customer endpoints on the real scored publication: explorer numbers against an
-independent pandas computation over the published marts (read with plain DuckDB), the customer view, the
-activity history (pagination, roles, no personal data) and the audit trail."""
+independent pandas computation over the published marts (read with plain DuckDB), the
+customer view, the activity history (pagination, roles, no personal data) and the audit trail."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def bearer(predicted, role: str = "admin", sub: str = "tester") -> dict[str, str
     return {"Authorization": "Bearer " + mint_token(predicted.settings, role=role, sub=sub)}
 
 
-def parquet(predicted, mart: str) -> pd.DataFrame:
+def published_mart(predicted, mart: str) -> pd.DataFrame:
     """A published mart as a pandas frame, read with plain DuckDB from the current version's
     file (the per-customer marts have no Parquet copy)."""
     database = current_version(predicted.settings.published_dir).database
@@ -40,10 +40,10 @@ def parquet(predicted, mart: str) -> pd.DataFrame:
 def test_explorer_counts_distinct_customers_like_an_independent_computation(
     predicted, client
 ) -> None:
-    profile = parquet(predicted, "mart_customer_profile")
-    churn = parquet(predicted, "mart_customer_churn_risk")
-    summary = parquet(predicted, "mart_customer_activity_summary")
-    clv = parquet(predicted, "mart_customer_clv")
+    profile = published_mart(predicted, "mart_customer_profile")
+    churn = published_mart(predicted, "mart_customer_churn_risk")
+    summary = published_mart(predicted, "mart_customer_activity_summary")
+    clv = published_mart(predicted, "mart_customer_clv")
     frame = (
         profile.merge(churn, on="customer_id", how="left")
         .merge(summary[["customer_id", "is_active_30d"]], on="customer_id", how="left")
@@ -83,7 +83,7 @@ def test_explorer_counts_distinct_customers_like_an_independent_computation(
             assert row["avg_expected_value_365d"][c] == pytest.approx(v, rel=1e-9)
     # Without pet_species a customer is counted (and averaged) once, whatever they own.
     r = client.get("/v2/segments/explore?dims=rfm_segment", headers=bearer(predicted))
-    rfm = parquet(predicted, "mart_customer_rfm")
+    rfm = published_mart(predicted, "mart_customer_rfm")
     assert {d["rfm_segment"]: d["customers"] for d in r.json()["data"]} == (
         rfm.groupby("segment")["customer_id"].nunique().to_dict()
     )
@@ -101,7 +101,7 @@ def test_explorer_bad_input_is_a_422_with_one_line(predicted, client, query) -> 
 
 
 def test_customer_view_has_predictions_and_no_personal_data(predicted, client) -> None:
-    churn = parquet(predicted, "mart_customer_churn_risk")
+    churn = published_mart(predicted, "mart_customer_churn_risk")
     top = churn.sort_values(["churn_probability", "customer_id"]).iloc[0]
     r = client.get(f"/v2/customers/{top.customer_id}", headers=bearer(predicted, "analyst"))
     assert r.status_code == 200, r.text
@@ -124,7 +124,7 @@ def test_customer_view_has_predictions_and_no_personal_data(predicted, client) -
 
 
 def test_activity_history_pages_newest_first_and_respects_roles(predicted, client) -> None:
-    log = parquet(predicted, "mart_customer_activity_log")
+    log = published_mart(predicted, "mart_customer_activity_log")
     busiest = log["customer_id"].value_counts().index[0]
     mine = log[log["customer_id"] == busiest].sort_values(
         ["activity_at", "activity_id"], ascending=False
@@ -169,7 +169,7 @@ def test_activity_history_pages_newest_first_and_respects_roles(predicted, clien
 
 
 def test_activity_log_metadata_never_carries_personal_data(predicted) -> None:
-    log = parquet(predicted, "mart_customer_activity_log")
+    log = published_mart(predicted, "mart_customer_activity_log")
     assert not set(log.columns) & PII_COLUMNS
     keys = set()
     for text in log["metadata"]:
