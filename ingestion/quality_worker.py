@@ -6,8 +6,9 @@ then waits on dbt and runs the publication, the refresh's two largest phases. So
 run in one child process (``python -m ingestion.quality_worker``): :func:`validate` sends it
 the table's contract and sample (pickled over a pipe, a few MB), the child runs
 :func:`ingestion.quality.validate` and sends the :class:`~ingestion.quality.QualityResult`
-back. The child is started at the first validation and serves every table after it (GX
-imported once per run, as before); :func:`close` ends it — the dbt step calls it, so dbt and
+back. The child is started at the first validation, or ahead of it by :func:`start` (so
+that GX's import overlaps the extraction), and serves every table after it (GX imported once
+per run, as before); :func:`close` ends it — the dbt step calls it, so dbt and
 the publication run beside a process without GX — and an ``atexit`` hook ends it with the
 process otherwise.
 
@@ -46,6 +47,7 @@ log = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _worker: _Worker | None = None
+_started = 0  # workers started by this process (diagnostics and tests)
 
 
 class _WorkerGone(Exception):
@@ -56,11 +58,13 @@ class _Worker:
     """One child process and its two pipes; requests are serialised by the module lock."""
 
     def __init__(self) -> None:
+        global _started
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "ingestion.quality_worker"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
         )
+        _started += 1
 
     @property
     def pid(self) -> int:
@@ -124,6 +128,29 @@ def validate(
                 raise payload
             return payload
     return quality.validate(contract, rows, **kwargs)
+
+
+def start() -> None:
+    """Start the worker now if none runs, without waiting for it.
+
+    Its import of Great Expectations (6.5-7.2 s of wall time on this project's 2-core
+    machine) then runs while this process does other work — loading the Dagster definitions,
+    extracting — instead of after the extraction, when the first sample is ready to validate
+    (docs/ingestion.md, "The quality worker started ahead"). Call it only when a validation
+    will follow: an idle worker is a process and its CPU for nothing. A worker that cannot
+    be started is left to :func:`validate`, which falls back to validating in process."""
+    global _worker
+    with _lock:
+        if _worker is None:
+            try:
+                _worker = _Worker()
+            except OSError as exc:
+                log.warning("the quality-check worker could not be started ahead (%s)", exc)
+
+
+def workers_started() -> int:
+    """How many workers this process has started (tests and diagnostics)."""
+    return _started
 
 
 def worker_pid() -> int | None:

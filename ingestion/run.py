@@ -233,6 +233,10 @@ def _ingest(
             result.new_columns = verify_contract(conn, contract)
             # Read before extracting: anything changed later is newer and caught next run.
             high = _max_updated(conn, contract)
+            if high is not None and (previous is None or high > previous or corrupt):
+                # Rows newer than the watermark: files will change and their sample be
+                # validated, so the GX worker imports now, beside the extraction, not after it.
+                quality_worker.start()
             known_users = None
             if contract.partitioning == "daily":
                 assert pseudonymiser is not None

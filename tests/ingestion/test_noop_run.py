@@ -21,6 +21,7 @@ REPO = Path(__file__).resolve().parents[2]
 SECOND_RUN = textwrap.dedent(
     """
     import json, sys
+    from ingestion import quality_worker
     from ingestion.run import run_ingestion
     from petpro.settings import get_settings
 
@@ -28,6 +29,7 @@ SECOND_RUN = textwrap.dedent(
     print(json.dumps({
         "gx_imported": "great_expectations" in sys.modules,
         "pandas_imported": "pandas" in sys.modules,
+        "workers_started": quality_worker.workers_started(),
         "files_changed": {t: r.files_changed for t, r in run.tables.items()},
         "quality": {t: r.quality.to_dict() for t, r in run.tables.items()},
     }))
@@ -55,6 +57,8 @@ def test_unchanged_source_runs_no_great_expectations(seeded: Settings) -> None:
     assert set(second["files_changed"].values()) == {0}
     assert not second["gx_imported"]
     assert not second["pandas_imported"]
+    # Nor started ahead: no table had rows newer than its watermark.
+    assert second["workers_started"] == 0
     # The verdict is the one of the run that wrote the lake, not a blank pass.
     for table, result in first.tables.items():
         carried = second["quality"][table]

@@ -34,6 +34,7 @@ activities = ingest_table(settings, "activities")
 pid = quality_worker.worker_pid()
 child = psutil.Process(pid) if pid else None
 report = {
+    "workers_started": quality_worker.workers_started(),
     "gx_here": "great_expectations" in sys.modules,
     "worker_is_child": bool(child) and child.ppid() == os.getpid(),
     "worker_cmdline": child.cmdline() if child else [],
@@ -70,6 +71,8 @@ def test_ingestion_validates_in_a_worker_and_never_imports_gx(
         assert report[table]["success"] is True
     assert report["activities_rows"] > 0
     assert report["worker_gone"] is True
+    # Started ahead by the first table with new rows, it served both tables.
+    assert report["workers_started"] == 1
 
 
 def _duplicated_users() -> pa.Table:
@@ -152,3 +155,22 @@ def test_an_exception_of_the_suite_is_raised_here_and_the_worker_kept() -> None:
         assert quality_worker.worker_pid() == pid  # not a dead worker: kept
     finally:
         quality_worker.close()
+
+
+def test_a_worker_started_ahead_serves_the_next_validation() -> None:
+    started = quality_worker.workers_started()
+    try:
+        quality_worker.start()
+        pid = quality_worker.worker_pid()
+        assert pid is not None
+        assert "ingestion.quality_worker" in psutil.Process(pid).cmdline()
+        quality_worker.start()  # one worker at a time: a second call starts nothing
+        assert quality_worker.worker_pid() == pid
+        verdict = quality_worker.validate(CONTRACTS["users"], _duplicated_users())
+        assert verdict.success is False and "users.id" in verdict.errors[0]
+        assert quality_worker.worker_pid() == pid  # the worker started ahead answered
+        assert quality_worker.workers_started() == started + 1
+    finally:
+        quality_worker.close()
+    assert quality_worker.worker_pid() is None
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE

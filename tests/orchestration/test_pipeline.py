@@ -54,6 +54,10 @@ class Pipeline:
     source: SeededSource
     # The export_after_refresh sensor's cursor just before the second run ended.
     sensor_cursor: str
+    # The second run's GX worker: the one running when its first step started, and how
+    # many workers the run started.
+    worker_at_first_step: int | None
+    workers_started: int
 
 
 @pytest.fixture(scope="module")
@@ -73,8 +77,26 @@ def pipeline(
     simulate_day(
         seeded_source.url, seeded_source.end + timedelta(days=1), timezone="UTC", erasures=1
     )
-    second = refresh(settings, day=seeded_source.end + timedelta(days=1), defs=defs)
-    return Pipeline(settings, defs, first, second, seeded_source, cursor)
+    at_first_step: list[int | None] = []
+
+    def on_event(event: Any) -> None:
+        if event.kind == "step_start" and not at_first_step:
+            at_first_step.append(quality_worker.worker_pid())
+
+    started = quality_worker.workers_started()
+    second = refresh(
+        settings, day=seeded_source.end + timedelta(days=1), defs=defs, on_event=on_event
+    )
+    return Pipeline(
+        settings,
+        defs,
+        first,
+        second,
+        seeded_source,
+        cursor,
+        at_first_step[0],
+        quality_worker.workers_started() - started,
+    )
 
 
 def initial_sensor_cursor(defs: Any, instance: Any) -> str:
@@ -150,6 +172,18 @@ def test_incremental_publication_equals_full_rebuild(
     with psycopg.connect(pipeline.source.url) as pg:
         newest = pg.execute('select max("timestamp") from activities').fetchone()[0]
     assert len(hwm) == 1 and hwm[0][0] == newest
+
+
+def test_the_gx_worker_is_started_before_the_run_and_serves_every_table(
+    pipeline: Pipeline,
+) -> None:
+    """``refresh`` starts the GX worker before the run (its import overlaps the definitions'
+    loading), that one worker validates every changed table, and the dbt step ends it."""
+    assert pipeline.worker_at_first_step is not None
+    assert pipeline.workers_started == 1
+    changed = [k for k, s in pipeline.second.steps.items() if k.startswith("raw__")]
+    assert "raw__activities" in changed
+    assert quality_worker.worker_pid() is None
 
 
 def test_nightly_dbt_is_one_invocation_with_the_window_and_a_saved_parse(
