@@ -35,14 +35,29 @@ def test_build_command_places_project_and_vars_after_the_subcommand(tmp_path: Pa
 
 def test_duckdb_runs_with_the_memory_limit_of_the_settings(tmp_path: Path) -> None:
     """``PETPRO_DUCKDB_MEMORY_LIMIT`` reaches DuckDB through profiles.yml (a real dbt
-    connection): DuckDB itself reports 123 MB as 117.3 MiB, its own default is 80 % of RAM."""
+    connection): DuckDB itself reports 123 MB as 117.3 MiB, its own default is 80 % of RAM.
+    So does the checkpoint threshold of profiles.yml (1GB, DuckDB's default 16MB): a build
+    checkpoints once, at its end."""
+    import duckdb
+
     settings = get_settings(home=tmp_path, duckdb_memory_limit="123MB")
     run = run_dbt(
         settings,
-        ["show", "--inline", "select current_setting('memory_limit') as memory_limit"],
+        [
+            "show",
+            "--inline",
+            "select current_setting('memory_limit') as memory_limit, "
+            "current_setting('checkpoint_threshold') as checkpoint_threshold",
+        ],
         capture=True,
     )
     assert "117.3 MiB" in run.output, run.output
+    with duckdb.connect(config={"checkpoint_threshold": "1GB"}) as con:
+        once = con.execute("select current_setting('checkpoint_threshold')").fetchone()[0]
+    with duckdb.connect() as con:
+        default = con.execute("select current_setting('checkpoint_threshold')").fetchone()[0]
+    assert once != default
+    assert once in run.output, (once, run.output)
 
 
 def test_a_memory_limit_duckdb_cannot_read_is_refused(tmp_path: Path) -> None:
