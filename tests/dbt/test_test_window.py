@@ -4,7 +4,7 @@ A nightly refresh passes ``test_window: true`` with its ``min_date``: the tests 
 activity log and of the delete+insert facts then read only the days the run rebuilt (those of
 the active periods, every week and month it rebuilt). These tests prove both sides of that
 trade: a defect *outside* the window is found by a run without the window (full rebuild,
-``dbt build``) and not by the nightly one; a defect *inside* it — for periods, in a month
+``dbt build``) and not by the nightly one (the published activity log's too); a defect *inside* it — for periods, in a month
 that starts before the window — is found by the nightly one; and a relationships test is
 never windowed (an erasure can orphan an old row).
 """
@@ -100,6 +100,37 @@ def test_relationships_tests_are_never_windowed(make_source: Any, tmp_path: Path
             [first],
         )
     assert not _passes(settings, RELATIONSHIPS, nightly)
+
+
+LOG_UNIQUE = "unique_combination_of_columns_mart_customer_activity_log_customer_id__activity_id"
+
+
+def test_activity_log_tests_check_the_window(make_source: Any, tmp_path: Path) -> None:
+    """The published activity log is tested on the days a nightly inserted: an old duplicate
+    is left to full runs, a duplicate in the window fails the nightly."""
+    settings = _built(make_source, tmp_path, 14, "+mart_customer_activity_log")
+    with duckdb.connect(str(settings.build_db), read_only=True) as con:
+        (first, last) = con.execute(
+            "select min(activity_date), max(activity_date) from mart_customer_activity_log"
+        ).fetchone()
+    assert last - first > timedelta(days=10), "the seeded log must span more than the window"
+    nightly = {"min_date": last.isoformat(), "late_days": 3, "test_window": True}
+    assert _passes(settings, LOG_UNIQUE, nightly), "the seeded build must pass to begin with"
+
+    def duplicate(day: date) -> None:
+        with duckdb.connect(str(settings.build_db)) as con:
+            added = con.execute(
+                "insert into mart_customer_activity_log select * from mart_customer_activity_log "
+                "where activity_date = ? limit 1",
+                [day],
+            ).fetchone()[0]
+        assert added == 1
+
+    duplicate(first)
+    assert not _passes(settings, LOG_UNIQUE, None), "a full test run must find the old duplicate"
+    assert _passes(settings, LOG_UNIQUE, nightly), "the nightly window must not read old days"
+    duplicate(last)
+    assert not _passes(settings, LOG_UNIQUE, nightly), "a duplicate in the window must fail"
 
 
 PERIODS_UNIQUE = (

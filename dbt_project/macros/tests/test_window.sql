@@ -12,7 +12,8 @@
     full rebuild, a `dbt build` by hand) every row is tested, as before.
 
     Only models whose rows outside the window cannot change are marked: the activity log
-    (immutable events, a day per partition), the delete+insert-by-date facts, and the active
+    (immutable events, a day per partition), the published activity log (rows are inserted in
+    the window only), the delete+insert-by-date facts, and the active
     periods (`periods: true`: the date column holds the start of a day, ISO week or month, and
     every week and month overlapping the window was rebuilt whole, so the tested rows start
     at the earlier of the window start's week and month). A duplicate
