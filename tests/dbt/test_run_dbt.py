@@ -36,8 +36,10 @@ def test_build_command_places_project_and_vars_after_the_subcommand(tmp_path: Pa
 def test_duckdb_runs_with_the_memory_limit_of_the_settings(tmp_path: Path) -> None:
     """``PETPRO_DUCKDB_MEMORY_LIMIT`` reaches DuckDB through profiles.yml (a real dbt
     connection): DuckDB itself reports 123 MB as 117.3 MiB, its own default is 80 % of RAM.
-    So does the checkpoint threshold of profiles.yml (1GB, DuckDB's default 16MB): a build
-    checkpoints once, at its end."""
+    The checkpoint threshold stays DuckDB's own (16 MB): with one checkpoint per build
+    (``1GB``) table blocks stayed in DuckDB's pool through a nightly's late, small nodes, and
+    in a ``384MB`` pool every nightly build after a full rebuild ran out of memory
+    (docs/warehouse.md, "No checkpoint threshold of our own")."""
     import duckdb
 
     settings = get_settings(home=tmp_path, duckdb_memory_limit="123MB")
@@ -52,12 +54,10 @@ def test_duckdb_runs_with_the_memory_limit_of_the_settings(tmp_path: Path) -> No
         capture=True,
     )
     assert "117.3 MiB" in run.output, run.output
-    with duckdb.connect(config={"checkpoint_threshold": "1GB"}) as con:
-        once = con.execute("select current_setting('checkpoint_threshold')").fetchone()[0]
     with duckdb.connect() as con:
         default = con.execute("select current_setting('checkpoint_threshold')").fetchone()[0]
-    assert once != default
-    assert once in run.output, (once, run.output)
+    row = next(line for line in run.output.splitlines() if "117.3 MiB" in line)
+    assert [cell.strip() for cell in row.strip(" |").split("|")] == ["117.3 MiB", default], row
 
 
 def test_a_memory_limit_duckdb_cannot_read_is_refused(tmp_path: Path) -> None:
