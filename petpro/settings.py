@@ -106,8 +106,8 @@ class Settings(BaseSettings):
         "(each query already uses every core).",
     )
     duckdb_memory_limit: str = Field(
-        default="1GB",
-        description="DuckDB buffer pool of the dbt build (e.g. 512MB, 1GB, 50%); above it DuckDB "
+        default="384MB",
+        description="DuckDB buffer pool of the dbt build (e.g. 384MB, 1GB, 50%); above it DuckDB "
         "spills to disk. For one node at a time (PETPRO_DBT_THREADS=1); the dbt process and the "
         "orchestrator come on top.",
     )

@@ -12,6 +12,8 @@ decide rows in every run.
 
 from __future__ import annotations
 
+import json
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -89,10 +91,28 @@ def rows_out_of_order(settings: Any) -> int:
         ).fetchone()[0]
 
 
+def models_checkpointed(settings: Any) -> set[str]:
+    """Models after whose own SQL dbt's log shows a ``checkpoint`` statement run on DuckDB.
+
+    dbt's debug log writes each statement as ``On <node>: /* {...} */`` followed by the SQL on
+    the next lines; the post-hook of dbt_project.yml (macros/checkpoint.sql) is a statement of
+    its own whose whole text is ``checkpoint``, answered by ``SQL status: OK``."""
+    from warehouse.dbt import log_dir
+
+    lines = (log_dir(settings) / "dbt.log").read_text().splitlines()
+    done = set()
+    for i, line in enumerate(lines):
+        node = re.search(r"On (model\.petpro\.\w+): /\*", line)
+        rest = [x.strip() for x in lines[i + 1 : i + 6] if x.strip()]
+        if node and rest[:1] == ["checkpoint"] and "SQL status: OK" in (rest[1:2] or [""])[0]:
+            done.add(node.group(1))
+    return done
+
+
 def test_incremental_windows_equal_full_refresh(make_source: Any, tmp_path: Any) -> None:
     from ingestion.run import run_ingestion
     from petpro.settings import get_settings
-    from warehouse.dbt import run_dbt
+    from warehouse.dbt import run_dbt, target_dir
 
     url = make_source("UTC", seed=7)
     home = tmp_path / "home"
@@ -141,6 +161,12 @@ def test_incremental_windows_equal_full_refresh(make_source: Any, tmp_path: Any)
 
     run_dbt(settings, ["run", "--full-refresh"], vars=LOG_VARS, capture=True)
     full = snapshot_tables(settings)
+    # Every model of the build checkpointed DuckDB right after it (docs/warehouse.md, "A
+    # checkpoint after every model"): its rows leave the buffer pool for build.duckdb.
+    results = json.loads((target_dir(settings) / "run_results.json").read_text())["results"]
+    built = {r["unique_id"] for r in results if r["unique_id"].startswith("model.")}
+    assert len(built) > 40
+    assert built <= models_checkpointed(settings), built - models_checkpointed(settings)
     assert rows_out_of_order(settings) == 0
     assert_log_is_narrowed(settings)
 
