@@ -428,12 +428,16 @@ def test_report_of_top_recommended_services_per_city(rec: Rec) -> None:
     assert table and "customer_id" not in table[0]
     rows = published(
         rec,
-        "select p.country, p.city, r.service_id from mart_service_recommendations r "
-        "join mart_customer_profile p using (customer_id)",
+        "select p.country, p.city, r.service_id, r.rank, r.customer_id "
+        "from mart_service_recommendations r join mart_customer_profile p using (customer_id)",
     )
     counts: dict[tuple[str, str], Counter] = defaultdict(Counter)
-    for country, city, service in rows:
+    ranks: dict[tuple[str, str, str], list[int]] = defaultdict(list)
+    people: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for country, city, service, rank, customer in rows:
         counts[(country, city)][service] += 1
+        ranks[(country, city, service)].append(rank)
+        people[(country, city)].add(customer)
     by_city: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for row in table:
         by_city[(row["country"], row["city"])].append(row)
@@ -444,6 +448,12 @@ def test_report_of_top_recommended_services_per_city(rec: Rec) -> None:
         assert len(listed) == min(10, len(counts[key]))
         top = [n for _, n in counts[key].most_common(len(listed))]
         assert [int(r["customers"]) for r in listed] == top
+        for r in listed:
+            shown = ranks[(*key, r["service_id"])]
+            assert float(r["mean_rank"]) == pytest.approx(sum(shown) / len(shown))
+            # Every active customer of the fixture gets a top 10 (cold start included).
+            assert int(r["city_customers"]) == len(people[key])
+            assert float(r["share"]) == pytest.approx(len(shown) / len(people[key]))
 
 
 # ---- Dagster ----------------------------------------------------------------------------
