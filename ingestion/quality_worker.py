@@ -27,7 +27,6 @@ worker, so no late reply is ever read as the answer to the next request.
 from __future__ import annotations
 
 import atexit
-import contextlib
 import logging
 import os
 import pickle
@@ -42,6 +41,7 @@ import pyarrow as pa
 
 from ingestion import quality
 from ingestion.contracts import TableContract
+from petpro.child_worker import end_process
 
 log = logging.getLogger(__name__)
 
@@ -81,15 +81,7 @@ class _Worker:
             raise _WorkerGone(f"exited with code {self.proc.poll()}") from exc
 
     def close(self) -> None:
-        for pipe in (self.proc.stdin, self.proc.stdout):
-            if pipe is not None:
-                with contextlib.suppress(OSError):
-                    pipe.close()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        end_process(self.proc)
 
 
 def validate(

@@ -103,8 +103,10 @@ def run_job(
     """Execute ``job_name`` in process; never raises for a failed run (see ``summary.success``)."""
     from dagster import Definitions, colored_console_logger, logger
 
+    from orchestration.defs.ingestion import INGESTION_WORKER
     from orchestration.recovery import fail_orphaned_runs, process_token
     from orchestration.tags import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG, PROCESS_TAG
+    from petpro import child_worker
 
     if defs is None:
         from orchestration.location import build_definitions
@@ -167,6 +169,8 @@ def run_job(
             run_id=run_id,
             raise_on_error=False,
         )
+    # Normally the dbt step ended it; a run that stopped before dbt must not leave it behind.
+    child_worker.close(INGESTION_WORKER)
     summary.log_file = log_path if quiet else None
     summary.seconds = time.perf_counter() - started
     summary.success = bool(result.success)
@@ -197,9 +201,10 @@ def refresh(
 ) -> RunSummary:
     """``nightly_refresh`` for ``day`` (default yesterday; today with ``intraday``) or
     ``full_rebuild``; raises :class:`RefreshError` with one line of why when the run fails."""
-    from ingestion import quality_worker
+    from orchestration.defs.ingestion import INGESTION_WORKER
     from orchestration.partitions import activity_partitions, today
     from orchestration.tags import EXPORT_AFTER_TAG, GENERATED_KEY_TAG, INTRADAY_TAG
+    from petpro import child_worker
 
     last_key = activity_partitions(settings).get_last_partition_key()
     tags: dict[str, str] = {}
@@ -226,11 +231,11 @@ def refresh(
                 f"({settings.partitions_start} .. {last_key}); set PETPRO_PARTITIONS_START or pick another date"
             )
         job = "nightly_refresh"
-    # A refresh ingests what changed, and the first changed table's sample goes to the GX
-    # worker: starting it here overlaps its 6.5-7 s import with loading the definitions and
-    # starting the run (docs/ingestion.md, "The quality worker started ahead"). The dbt step
-    # ends it, as before.
-    quality_worker.start()
+    # A refresh ingests what changed, in the run's ingestion worker, and the first changed
+    # table's sample goes to the GX worker: starting both here overlaps their imports (GX:
+    # 6.5-7 s) with loading the definitions and starting the run (docs/ingestion.md, "The
+    # quality worker started ahead"). The dbt step ends them.
+    child_worker.start(INGESTION_WORKER, warm=["ingestion.quality_worker:start"])
     summary = run_job(
         settings, job, partition_key=key, tags=tags, on_event=on_event, defs=defs, instance=instance
     )

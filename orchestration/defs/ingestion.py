@@ -17,7 +17,6 @@ backoff; a contract or configuration error fails at once with its one-line messa
 come from the ``petpro`` resource (:class:`orchestration.resources.PetProSettings`).
 """
 
-import errno
 from collections.abc import Sequence
 from typing import Any
 
@@ -43,10 +42,13 @@ from dagster import (
 from orchestration.partitions import window_dates
 from orchestration.resources import PetProSettings
 from orchestration.tags import GENERATED_KEY_TAG, is_full, reextracts_window, truthy
-from petpro.errors import PetProError
+from petpro import child_worker
+from petpro.errors import PetProError, is_transient
 from petpro.settings import Settings
 
 RAW_GROUP = "raw"
+# The child process a run's raw steps extract in (petpro.child_worker); the dbt step ends it.
+INGESTION_WORKER = "ingestion"
 # Metadata of a raw materialization: the table's [row count, newest updated_at] in the source
 # just before this extraction (warehouse.inputs.source_state).
 SOURCE_STATE = "source_state"
@@ -93,27 +95,6 @@ def source_tables() -> tuple[str, ...]:
     from ingestion.contracts import CONTRACTS
 
     return tuple(CONTRACTS)
-
-
-def is_transient(exc: BaseException) -> bool:
-    """True when ``exc`` (or what caused it) is a network/connection hiccup worth retrying."""
-    import psycopg
-
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, psycopg.OperationalError | ConnectionError | TimeoutError):
-            return True
-        if isinstance(current, OSError) and current.errno in {
-            errno.ECONNREFUSED,
-            errno.ECONNRESET,
-            errno.ETIMEDOUT,
-            errno.EHOSTUNREACH,
-        }:
-            return True
-        current = current.__cause__ or current.__context__
-    return False
 
 
 def _count(value: Any) -> int:
@@ -241,7 +222,6 @@ def _build_raw_asset(table: str, partitions_def: PartitionsDefinition | None) ->
         metadata={"table": table},
     )
     def _raw(context: AssetExecutionContext, petpro: PetProSettings) -> MaterializeResult:
-        from ingestion.run import ingest_table
         from warehouse.inputs import contract_cursors, source_state
 
         settings = petpro.settings()
@@ -254,7 +234,11 @@ def _build_raw_asset(table: str, partitions_def: PartitionsDefinition | None) ->
         try:
             # Taken before extracting: see warehouse.inputs (a no-op refresh compares it).
             state = source_state(settings, contract_cursors([table]))[table]
-            result = ingest_table(
+            # In the run's ingestion worker: what the extraction imports and allocates
+            # leaves with it when the dbt step ends it (petpro.child_worker).
+            result = child_worker.call(
+                INGESTION_WORKER,
+                "ingestion.run:ingest_table",
                 settings,
                 table,
                 full=full,

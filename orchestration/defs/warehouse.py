@@ -58,7 +58,7 @@ from dagster_dbt import (
 
 from ingestion import quality_worker
 from orchestration.dbt_launcher import WINDOW_FILE, write_launcher
-from orchestration.defs.ingestion import raw_key, source_tables
+from orchestration.defs.ingestion import INGESTION_WORKER, raw_key, source_tables
 from orchestration.locks import WAITING, LockTimeoutError, build_writer_lock
 from orchestration.manifest import (
     dagster_dbt_target,
@@ -71,6 +71,7 @@ from orchestration.manifest import (
 from orchestration.partitions import dbt_window, window_dates
 from orchestration.resources import PetProSettings
 from orchestration.tags import CAUSE_KEY, CAUSE_NODE_ERROR, is_full
+from petpro import child_worker
 from petpro.settings import Settings
 from warehouse.dbt import node_error, read_results
 
@@ -241,8 +242,10 @@ def _run_dbt(
 ) -> Iterator[Any]:
     """The one place a dbt invocation is built and run (vars, lock, target folder, flags)."""
     settings = petpro.settings()
-    # The ingestion steps before this one are done with Great Expectations: end its worker
-    # so dbt and the publication run beside a process without it.
+    # The ingestion steps before this one are done: end their worker (and the GX worker it
+    # owns) so dbt and the publication run beside a process without them; the GX worker of
+    # an ingestion that ran in this process (the worker failed) goes too.
+    child_worker.close(INGESTION_WORKER)
     quality_worker.close()
     ensure_partial_parse(settings)
     dbt_vars, window = dbt_run_vars(settings), run_window(context)

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import psutil
 import psycopg
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -35,8 +36,10 @@ import pytest
 from dagster import AssetKey, DagsterEventType
 
 from ingestion import quality_worker
+from orchestration.defs.ingestion import INGESTION_WORKER
 from orchestration.location import build_definitions
 from orchestration.runner import RunSummary, instance_for, refresh
+from petpro import child_worker
 from petpro.settings import Settings
 from petpro.vocabulary import CUSTOMER_LEVEL_MARTS
 
@@ -56,7 +59,7 @@ class Pipeline:
     sensor_cursor: str
     # The second run's GX worker: the one running when its first step started, and how
     # many workers the run started.
-    worker_at_first_step: int | None
+    after_raw_steps: list[tuple[int | None, list[str]]]
     workers_started: int
 
 
@@ -77,13 +80,16 @@ def pipeline(
     simulate_day(
         seeded_source.url, seeded_source.end + timedelta(days=1), timezone="UTC", erasures=1
     )
-    at_first_step: list[int | None] = []
+    # At every raw step's end: the ingestion worker, and the command lines of its children.
+    after_raw_steps: list[tuple[int | None, list[str]]] = []
 
     def on_event(event: Any) -> None:
-        if event.kind == "step_start" and not at_first_step:
-            at_first_step.append(quality_worker.worker_pid())
+        if event.kind == "step_success" and (event.step or "").startswith("raw__"):
+            pid = child_worker.worker_pid(INGESTION_WORKER)
+            kids = psutil.Process(pid).children() if pid else []
+            after_raw_steps.append((pid, [" ".join(k.cmdline()) for k in kids]))
 
-    started = quality_worker.workers_started()
+    started = child_worker.workers_started()
     second = refresh(
         settings, day=seeded_source.end + timedelta(days=1), defs=defs, on_event=on_event
     )
@@ -94,8 +100,8 @@ def pipeline(
         second,
         seeded_source,
         cursor,
-        at_first_step[0],
-        quality_worker.workers_started() - started,
+        after_raw_steps,
+        child_worker.workers_started() - started,
     )
 
 
@@ -135,8 +141,10 @@ def test_incremental_publication_equals_full_rebuild(
     full = home_settings(monkeypatch, tmp_path / "full", pipeline.source.url)
     summary = refresh(full, full=True)
     assert summary.success
-    # The ingestion steps validated in a GX worker process; the dbt step ended it.
+    # The ingestion steps ran in the ingestion worker (GX in its own worker); the dbt step
+    # ended both, and no GX worker ever ran beside this process's run.
     assert summary.steps["raw__users"].status == "success"
+    assert child_worker.worker_pid(INGESTION_WORKER) is None
     assert quality_worker.worker_pid() is None
 
     marts = _published_marts(inc.published_db)
@@ -174,14 +182,23 @@ def test_incremental_publication_equals_full_rebuild(
     assert len(hwm) == 1 and hwm[0][0] == newest
 
 
-def test_the_gx_worker_is_started_before_the_run_and_serves_every_table(
+def test_the_ingestion_worker_is_started_before_the_run_and_serves_every_table(
     pipeline: Pipeline,
 ) -> None:
-    """``refresh`` starts the GX worker before the run (its import overlaps the definitions'
-    loading), that one worker validates every changed table, and the dbt step ends it."""
-    assert pipeline.worker_at_first_step is not None
+    """``refresh`` starts the ingestion worker before the run, and it starts its GX worker
+    ahead (their imports overlap the definitions' loading); that one worker extracts every
+    table (no worker started by a step), and the dbt step ends it: the refresh process
+    never holds the extraction beside dbt (docs/orchestration.md, "The ingestion in a child
+    process")."""
+    pids = {pid for pid, _ in pipeline.after_raw_steps}
+    assert len(pipeline.after_raw_steps) == 9 and len(pids) == 1 and None not in pids
+    (pid,) = pids
+    children = [c for _, kids in pipeline.after_raw_steps for c in kids]
+    assert any("ingestion.quality_worker" in c for c in children), children
     assert pipeline.workers_started == 1
     assert pipeline.second.steps["raw__activities"].status == "success"
+    assert child_worker.worker_pid(INGESTION_WORKER) is None
+    assert not psutil.pid_exists(pid)
     assert quality_worker.worker_pid() is None
 
 
