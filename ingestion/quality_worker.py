@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _worker: _Worker | None = None
 _started = 0  # workers started by this process (diagnostics and tests)
+_here = False  # validate in this process: see validate_here
 
 
 class _WorkerGone(Exception):
@@ -95,7 +96,7 @@ def validate(
     """:func:`ingestion.quality.validate` in the worker process (started if need be)."""
     global _worker
     kwargs = {"known_users": known_users, "sampled_from": sampled_from, "now": now}
-    if rows.num_rows == 0:  # nothing to validate: no reason to start a process
+    if rows.num_rows == 0 or _here:  # nothing to validate, or no worker wanted
         return quality.validate(contract, rows, **kwargs)
     with _lock:
         try:
@@ -133,11 +134,24 @@ def start() -> None:
     be started is left to :func:`validate`, which falls back to validating in process."""
     global _worker
     with _lock:
-        if _worker is None:
+        if _worker is None and not _here:
             try:
                 _worker = _Worker()
             except OSError as exc:
                 log.warning("the quality-check worker could not be started ahead (%s)", exc)
+
+
+def validate_here() -> None:
+    """From now on validate in this process, and import GX now in a background thread.
+
+    For a process that is itself a worker ending before dbt (a run's ingestion worker,
+    :mod:`petpro.child_worker`): GX's memory leaves with it, and a GX worker beside it would
+    add a third interpreter to the ingestion phase (at 320,000 customers that phase's tree
+    went from ~900 to ~1,005 MiB with one; docs/orchestration.md, "The ingestion in a child
+    process"). The import overlaps the first extraction, as :func:`start` does for a worker."""
+    global _here
+    _here = True
+    threading.Thread(target=quality.warm_up, name="gx-import", daemon=True).start()
 
 
 def workers_started() -> int:

@@ -201,7 +201,7 @@ def refresh(
 ) -> RunSummary:
     """``nightly_refresh`` for ``day`` (default yesterday; today with ``intraday``) or
     ``full_rebuild``; raises :class:`RefreshError` with one line of why when the run fails."""
-    from orchestration.defs.ingestion import INGESTION_WORKER
+    from orchestration.defs.ingestion import INGESTION_WARM, INGESTION_WORKER
     from orchestration.partitions import activity_partitions, today
     from orchestration.tags import EXPORT_AFTER_TAG, GENERATED_KEY_TAG, INTRADAY_TAG
     from petpro import child_worker
@@ -231,11 +231,11 @@ def refresh(
                 f"({settings.partitions_start} .. {last_key}); set PETPRO_PARTITIONS_START or pick another date"
             )
         job = "nightly_refresh"
-    # A refresh ingests what changed, in the run's ingestion worker, and the first changed
-    # table's sample goes to the GX worker: starting both here overlaps their imports (GX:
-    # 6.5-7 s) with loading the definitions and starting the run (docs/ingestion.md, "The
-    # quality worker started ahead"). The dbt step ends them.
-    child_worker.start(INGESTION_WORKER, warm=["ingestion.quality_worker:start"])
+    # A refresh ingests what changed in the run's ingestion worker, which also runs the GX
+    # suites: starting it here overlaps its imports (GX: 6.5-7 s) with loading the
+    # definitions and starting the run (docs/ingestion.md, "The quality worker started
+    # ahead"). The dbt step ends it.
+    child_worker.start(INGESTION_WORKER, warm=INGESTION_WARM)
     summary = run_job(
         settings, job, partition_key=key, tags=tags, on_event=on_event, defs=defs, instance=instance
     )

@@ -47,6 +47,7 @@ PR_SET_PDEATHSIG = 1
 
 _lock = threading.Lock()
 _workers: dict[str, _Worker] = {}
+_warm: dict[str, tuple[str, ...]] = {}  # each name's warm-up, for a worker started again
 _started = 0  # workers started by this process (diagnostics and tests)
 
 
@@ -114,9 +115,11 @@ def _resolve(target: str) -> Any:
 
 def start(name: str, *, warm: Sequence[str] = ()) -> None:
     """Start worker ``name`` now if none runs, without waiting for it; it first calls each
-    ``"module:function"`` of ``warm`` (e.g. starting the GX worker ahead). A worker that
+    ``"module:function"`` of ``warm`` (e.g. importing GX ahead), as does a worker of that name
+    started again later (by :func:`call`, after a failure). A worker that
     cannot be started is left to :func:`call`, which then runs in this process."""
     with _lock:
+        _warm[name] = tuple(warm)
         if name not in _workers:
             try:
                 _workers[name] = _Worker(warm)
@@ -133,7 +136,7 @@ def call(name: str, target: str, *args: Any, **kwargs: Any) -> Any:
                 _discard(name)
                 worker = None
             if worker is None:
-                worker = _workers[name] = _Worker()
+                worker = _workers[name] = _Worker(_warm.get(name, ()))
             status, payload = worker.call(target, args, kwargs)
         except (_WorkerGone, OSError) as exc:
             log.warning("the %s worker failed (%s); running %s in this process", name, exc, target)

@@ -48,7 +48,10 @@ from petpro.settings import Settings
 
 RAW_GROUP = "raw"
 # The child process a run's raw steps extract in (petpro.child_worker); the dbt step ends it.
+# It runs the GX suites itself, its GX import started at once (a GX worker beside it would be
+# a third interpreter in the ingestion phase).
 INGESTION_WORKER = "ingestion"
+INGESTION_WARM = ("ingestion.quality_worker:validate_here",)
 # Metadata of a raw materialization: the table's [row count, newest updated_at] in the source
 # just before this extraction (warehouse.inputs.source_state).
 SOURCE_STATE = "source_state"
@@ -235,7 +238,9 @@ def _build_raw_asset(table: str, partitions_def: PartitionsDefinition | None) ->
             # Taken before extracting: see warehouse.inputs (a no-op refresh compares it).
             state = source_state(settings, contract_cursors([table]))[table]
             # In the run's ingestion worker: what the extraction imports and allocates
-            # leaves with it when the dbt step ends it (petpro.child_worker).
+            # leaves with it when the dbt step ends it (petpro.child_worker). `petpro
+            # refresh` started it before the run; a launched run starts it here.
+            child_worker.start(INGESTION_WORKER, warm=INGESTION_WARM)
             result = child_worker.call(
                 INGESTION_WORKER,
                 "ingestion.run:ingest_table",

@@ -242,9 +242,9 @@ def _run_dbt(
 ) -> Iterator[Any]:
     """The one place a dbt invocation is built and run (vars, lock, target folder, flags)."""
     settings = petpro.settings()
-    # The ingestion steps before this one are done: end their worker (and the GX worker it
-    # owns) so dbt and the publication run beside a process without them; the GX worker of
-    # an ingestion that ran in this process (the worker failed) goes too.
+    # The ingestion steps before this one are done: end their worker (GX and all) so dbt and
+    # the publication run beside a process without them; the GX worker of an ingestion that
+    # ran in this process (its worker failed) goes too.
     child_worker.close(INGESTION_WORKER)
     quality_worker.close()
     ensure_partial_parse(settings)
