@@ -17,6 +17,11 @@ mid-validation (killed, out of memory), the validation runs in this process inst
 warning says so — more memory, never a missing or different verdict. An exception raised by
 the suite itself comes back and is raised here, as it would have been in process.
 
+A run's ingestion itself runs in a worker process that ends before dbt (a ``petpro
+refresh``'s, :mod:`petpro.child_worker`): there :func:`validate_here` makes the validation run
+in that process, and :func:`start` imports GX in a thread instead of starting a worker, so
+the ingestion phase holds two interpreters, not three.
+
 The child's standard output is the reply channel: at start it moves it to a private
 descriptor and points file descriptor 1 at standard error, so a library printing to stdout
 cannot corrupt a reply (and its output reaches the run's logs, like the child's stderr). It
@@ -49,6 +54,7 @@ _lock = threading.Lock()
 _worker: _Worker | None = None
 _started = 0  # workers started by this process (diagnostics and tests)
 _here = False  # validate in this process: see validate_here
+_importing: threading.Thread | None = None  # GX imported ahead in this process (validate_here)
 
 
 class _WorkerGone(Exception):
@@ -132,9 +138,15 @@ def start() -> None:
     (docs/ingestion.md, "The quality worker started ahead"). Call it only when a validation
     will follow: an idle worker is a process and its CPU for nothing. A worker that cannot
     be started is left to :func:`validate`, which falls back to validating in process."""
-    global _worker
+    global _worker, _importing
     with _lock:
-        if _worker is None and not _here:
+        if _here:
+            # No worker here: import GX now, in a thread, so it overlaps the extraction.
+            if _importing is None:
+                _importing = threading.Thread(target=quality.warm_up, name="gx-import", daemon=True)
+                _importing.start()
+            return
+        if _worker is None:
             try:
                 _worker = _Worker()
             except OSError as exc:
@@ -142,16 +154,15 @@ def start() -> None:
 
 
 def validate_here() -> None:
-    """From now on validate in this process, and import GX now in a background thread.
+    """From now on validate in this process; :func:`start` then imports GX here, ahead.
 
     For a process that is itself a worker ending before dbt (a run's ingestion worker,
     :mod:`petpro.child_worker`): GX's memory leaves with it, and a GX worker beside it would
     add a third interpreter to the ingestion phase (at 320,000 customers that phase's tree
-    went from ~900 to ~1,005 MiB with one; docs/orchestration.md, "The ingestion in a child
-    process"). The import overlaps the first extraction, as :func:`start` does for a worker."""
+    went from ~880 to ~1,005 MiB with one; docs/orchestration.md, "The ingestion in a child
+    process")."""
     global _here
     _here = True
-    threading.Thread(target=quality.warm_up, name="gx-import", daemon=True).start()
 
 
 def workers_started() -> int:

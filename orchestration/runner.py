@@ -235,7 +235,7 @@ def refresh(
     # suites: starting it here overlaps its imports (GX: 6.5-7 s) with loading the
     # definitions and starting the run (docs/ingestion.md, "The quality worker started
     # ahead"). The dbt step ends it.
-    child_worker.start(INGESTION_WORKER, warm=INGESTION_WARM)
+    child_worker.start(INGESTION_WORKER, warm=[*INGESTION_WARM, "ingestion.quality_worker:start"])
     summary = run_job(
         settings, job, partition_key=key, tags=tags, on_event=on_event, defs=defs, instance=instance
     )

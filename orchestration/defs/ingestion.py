@@ -48,8 +48,8 @@ from petpro.settings import Settings
 
 RAW_GROUP = "raw"
 # The child process a run's raw steps extract in (petpro.child_worker); the dbt step ends it.
-# It runs the GX suites itself, its GX import started at once (a GX worker beside it would be
-# a third interpreter in the ingestion phase).
+# It runs the GX suites itself (a GX worker beside it would be a third interpreter in the
+# ingestion phase), importing GX when a validation is known to follow.
 INGESTION_WORKER = "ingestion"
 INGESTION_WARM = ("ingestion.quality_worker:validate_here",)
 # Metadata of a raw materialization: the table's [row count, newest updated_at] in the source

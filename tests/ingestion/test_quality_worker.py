@@ -174,3 +174,48 @@ def test_a_worker_started_ahead_serves_the_next_validation() -> None:
         quality_worker.close()
     assert quality_worker.worker_pid() is None
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+
+HERE_PROBE = """
+import json, sys, time
+import pyarrow as pa
+from ingestion import quality_worker
+from ingestion.contracts import CONTRACTS
+
+quality_worker.validate_here()
+quality_worker.start()
+deadline = time.monotonic() + 120
+while "great_expectations" not in sys.modules and time.monotonic() < deadline:
+    time.sleep(0.05)
+imported_ahead = "great_expectations" in sys.modules
+result = quality_worker.validate(CONTRACTS["users"], pa.table({"id": ["u-1", "u-2", "u-2"]}))
+print(json.dumps({
+    "imported_ahead": imported_ahead,
+    "workers_started": quality_worker.workers_started(),
+    "errors": len(result.errors),
+    "success": result.success,
+}))
+"""
+
+
+def test_validate_here_imports_gx_ahead_and_starts_no_worker() -> None:
+    """In a process that is itself a worker (a run's ingestion worker): ``start`` imports GX
+    in a thread instead of starting a GX worker, and the verdict is the in-process one."""
+    proc = subprocess.run(
+        [sys.executable, "-c", HERE_PROBE],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    expected = quality.validate(CONTRACTS["users"], pa.table({"id": ["u-1", "u-2", "u-2"]}))
+    assert report == {
+        "imported_ahead": True,
+        "workers_started": 0,
+        "errors": len(expected.errors),
+        "success": expected.success,
+    }
+    assert expected.success is False and len(expected.errors) > 0
