@@ -48,11 +48,10 @@ print(json.dumps(report))
 """
 
 
-def test_ingestion_validates_in_a_worker_and_never_imports_gx(
-    seeded: Settings, source_url: str
-) -> None:
+def _probe(script: str, *args: str) -> dict:
+    """Run ``script`` in a fresh Python process; the JSON report on its last line."""
     proc = subprocess.run(
-        [sys.executable, "-c", INGEST_PROBE, str(seeded.home), source_url],
+        [sys.executable, "-c", script, *args],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
@@ -60,7 +59,13 @@ def test_ingestion_validates_in_a_worker_and_never_imports_gx(
         check=False,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_ingestion_validates_in_a_worker_and_never_imports_gx(
+    seeded: Settings, source_url: str
+) -> None:
+    report = _probe(INGEST_PROBE, str(seeded.home), source_url)
     # The suites ran (GX's expectation names in the details), but not in this process.
     assert report["gx_here"] is False
     assert report["worker_is_child"] is True
@@ -201,16 +206,7 @@ print(json.dumps({
 def test_validate_here_imports_gx_ahead_and_starts_no_worker() -> None:
     """In a process that is itself a worker (a run's ingestion worker): ``start`` imports GX
     in a thread instead of starting a GX worker, and the verdict is the in-process one."""
-    proc = subprocess.run(
-        [sys.executable, "-c", HERE_PROBE],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    report = _probe(HERE_PROBE)
     expected = quality.validate(CONTRACTS["users"], pa.table({"id": ["u-1", "u-2", "u-2"]}))
     assert report == {
         "imported_ahead": True,
