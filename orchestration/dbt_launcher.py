@@ -4,7 +4,7 @@ dagster-dbt runs ``DbtCliResource.dbt_executable`` with the environment of the s
 Instead of exporting the dbt variables into that process, the code location writes one small
 launcher per home (:func:`write_launcher`, ``$PETPRO_HOME/warehouse/bin/dbt``) that sets them
 (:func:`warehouse.dbt.dbt_env`, the one definition) and runs this file, which asks the kernel
-to kill dbt when the step process dies (``PR_SET_PDEATHSIG``) and then becomes dbt. Without it
+to kill dbt when the step process dies (:mod:`petpro.parent_death`) and then becomes dbt. Without it
 a ``kill -9`` of a run would leave dbt writing ``build.duckdb`` after the run's lock was
 released, and the next run's dbt would fail on DuckDB's file lock. It also hands dbt the
 run's window: the bounds a step writes into its invocation's target folder
@@ -13,7 +13,8 @@ macro ``window_bound``), because a window passed in ``--vars`` would make dbt re
 whole project every night. And it answers ``dbt --version`` itself (:func:`version_text`):
 dagster-dbt asks it once per step process, and dbt's own answer costs a full dbt start plus a
 request to PyPI for the latest release, which a run must not make. Run as a script, this file
-imports only the standard library.
+imports only the standard library and :mod:`petpro.parent_death` (itself standard library
+only), so dbt's start pays for no more.
 """
 
 from __future__ import annotations
@@ -21,16 +22,16 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import signal
 import sys
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from petpro.parent_death import die_with_parent
+
 if TYPE_CHECKING:
     from petpro.settings import Settings
 
-PR_SET_PDEATHSIG = 1
 # In the invocation's target folder (DBT_TARGET_PATH): {"min_date": "...", "max_date": "..."}.
 WINDOW_FILE = "run_window.json"
 WINDOW_ENV = {"min_date": "PETPRO_DBT_MIN_DATE", "max_date": "PETPRO_DBT_MAX_DATE"}
@@ -65,16 +66,6 @@ def write_launcher(settings: Settings) -> Path:
     return path
 
 
-def _die_with_parent() -> None:
-    """Ask Linux to SIGKILL this process (and the dbt it becomes) when its parent exits."""
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-
-
 def window_env(environ: dict[str, str]) -> dict[str, str]:
     """``environ`` with the window variables of this invocation's window file, and without
     any inherited from elsewhere (no file: no window, dbt falls back to ``--vars``)."""
@@ -106,8 +97,7 @@ def main(argv: list[str]) -> None:
     if args == ["--version"]:
         print(version_text())
         return
-    _die_with_parent()
-    if os.getppid() != int(parent):  # the step died before the request took effect
+    if not die_with_parent(int(parent)):  # the step died before the request took effect
         sys.exit("dbt not started: the process that asked for it is gone")
     os.execve(dbt, [dbt, *args], window_env(dict(os.environ)))
 

@@ -10,7 +10,7 @@ named function (``"module:function"``) in one child process per worker name
 (``python -m petpro.child_worker``) and returns its result; the step that follows them (dbt)
 calls :func:`close`, and the memory goes with the child.
 
-The child asks Linux to kill it when its parent dies (``PR_SET_PDEATHSIG``), so a killed run
+The child asks Linux to kill it when its parent dies (:mod:`petpro.parent_death`), so a killed run
 never leaves it writing the lake. Its log records come back with each reply and are handled
 by the parent's loggers, so they reach the run's log as an in-process call's would. An
 exception raised by the function comes back and is raised here; one that is transient (the
@@ -40,10 +40,9 @@ from collections.abc import Sequence
 from typing import IO, Any
 
 from petpro.errors import PetProError, is_transient
+from petpro.parent_death import die_with_parent
 
 log = logging.getLogger(__name__)
-
-PR_SET_PDEATHSIG = 1
 
 _lock = threading.Lock()
 _workers: dict[str, _Worker] = {}
@@ -119,8 +118,10 @@ def start(name: str, *, warm: Sequence[str] = ()) -> None:
     started again later (by :func:`call`, after a failure). A worker that
     cannot be started is left to :func:`call`, which then runs in this process."""
     with _lock:
-        _warm[name] = tuple(warm)
         if name not in _workers:
+            # Recorded only with a worker it starts: a later start() while that worker runs
+            # (each raw step asks) must not change what its replacement is warmed with.
+            _warm[name] = tuple(warm)
             try:
                 _workers[name] = _Worker(warm)
             except OSError as exc:
@@ -227,19 +228,9 @@ def _serve(requests: IO[bytes], replies: IO[bytes], records: _Records) -> None:
         records.records = []
 
 
-def _die_with_parent(parent: int) -> bool:
-    """Ask Linux to SIGKILL this process when its parent exits; False if it already has."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    return os.getppid() == parent
-
-
 def main(argv: list[str]) -> None:
     parent, *warm = argv
-    if not _die_with_parent(int(parent)):
+    if not die_with_parent(int(parent)):
         return
     # Ctrl-C reaches the whole process group: the parent handles it and kills this worker.
     signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -73,6 +73,24 @@ def test_a_worker_that_dies_mid_call_is_replaced_by_this_process(
     assert any("worker failed" in r.getMessage() for r in caplog.records)
 
 
+def test_a_worker_started_again_is_warmed_as_its_first_start_asked(worker: str) -> None:
+    """``petpro refresh`` starts the ingestion worker with a warm-up (GX imported ahead);
+    every raw step then calls ``start`` again with less while it runs. A replacement after
+    the worker died must still get the first warm-up, the one its start recorded."""
+    child_worker.start(worker, warm=[f"{T}:warm"])
+    child_worker.start(worker, warm=[])  # a raw step's, while the worker runs
+    pid, traces = child_worker.call(worker, f"{T}:warmed")
+    assert pid == child_worker.worker_pid(worker) and pid != os.getpid()
+    assert traces == ["warmed"]
+    os.kill(pid, signal.SIGKILL)
+    psutil.Process(pid).wait(timeout=10)
+    # The call finds the worker gone and answers in this process (never warmed here) ...
+    assert child_worker.call(worker, f"{T}:warmed") == (os.getpid(), [])
+    # ... and the next one gets a new worker, warmed as the first start asked.
+    again, traces = child_worker.call(worker, f"{T}:warmed")
+    assert again not in (pid, os.getpid()) and traces == ["warmed"]
+
+
 class _Interrupted(BaseException):
     pass
 

@@ -38,3 +38,15 @@ def sleep(seconds: float, started: str | None = None) -> None:
     if started:
         open(started, "w").close()
     time.sleep(seconds)
+
+
+_warmed: list[str] = []
+
+
+def warm(label: str = "warmed") -> None:
+    """A warm-up with a trace: what ``warmed`` reports from the same process."""
+    _warmed.append(label)
+
+
+def warmed() -> tuple[int, list[str]]:
+    return os.getpid(), list(_warmed)
