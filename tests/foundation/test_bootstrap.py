@@ -67,3 +67,28 @@ def test_make_test_bootstraps_chromium_and_ci_only_calls_make_test() -> None:
     ]
     assert commands[-1] == "make test"
     assert not any("apt-get" in c or "chromium" in c for c in commands)
+
+
+# The third-party packages a refresh imports in its processes (the refresh, its ingestion
+# worker, dbt): the ones whose compilation from source cost seconds per process.
+_IMPORTED_BY_A_REFRESH = ("dagster", "dbt", "great_expectations", "pyarrow", "duckdb", "pandas")
+
+
+def test_the_environment_imports_compiled_bytecode() -> None:
+    """`make` compiles the environment's bytecode at install: a process that may not write
+    .pyc files (PYTHONDONTWRITEBYTECODE, a read-only install) would compile each imported
+    module from source every time (docs/benchmarks.md, "Bytecode compiled at install")."""
+    import importlib.util
+
+    missing: dict[str, int] = {}
+    for name in _IMPORTED_BY_A_REFRESH:
+        spec = importlib.util.find_spec(name)
+        assert spec is not None and spec.origin is not None, f"{name} is not installed"
+        sources = list(Path(spec.origin).parent.rglob("*.py"))
+        absent = [p for p in sources if not Path(importlib.util.cache_from_source(str(p))).exists()]
+        if absent:
+            missing[name] = len(absent)
+    assert not missing, (
+        f"modules without compiled bytecode, by package: {missing}; "
+        "the environment was not built by `make env` (uv sync --compile-bytecode)"
+    )
