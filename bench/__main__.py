@@ -14,6 +14,8 @@ import pkgutil
 import sys
 from pathlib import Path
 
+from petpro.errors import PetProError
+
 
 def available() -> list[str]:
     here = Path(__file__).parent
@@ -43,7 +45,10 @@ def main(argv: list[str]) -> None:
     for name, options in runs:
         print(f"\n=== bench {name} ===", flush=True)
         module = importlib.import_module(f"bench.bench_{name}")
-        module.main(options)
+        try:
+            module.main(options)
+        except PetProError as exc:  # what is wrong and what to do, not a traceback
+            sys.exit(f"bench {name}: {exc}")
 
 
 if __name__ == "__main__":

@@ -135,6 +135,14 @@ class EmbeddedServer:
     def is_running(self) -> bool:
         return self.pid() is not None
 
+    def running_port(self) -> int | None:
+        """The port the running server of this data directory listens on (the fourth line
+        of ``postmaster.pid``), or None when it cannot be read."""
+        try:
+            return int((self.data_dir / "postmaster.pid").read_text().splitlines()[3])
+        except (OSError, ValueError, IndexError):
+            return None
+
     def _port_taken(self) -> bool:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             sock.settimeout(0.5)
@@ -167,6 +175,14 @@ class EmbeddedServer:
     def start(self) -> str:
         """Start (or reuse) the server and make sure the petpro database exists; return URL."""
         if self.is_running():
+            running = self.running_port()
+            if running is not None and running != self.port:
+                # Connecting to the asked port would only say "connection refused".
+                raise SourceError(
+                    f"the embedded PostgreSQL server of {self.data_dir} is already running on "
+                    f"port {running}, not {self.port}: use PETPRO_SOURCE_PORT={running}, or "
+                    f"stop it (petpro source stop) and start it again"
+                )
             self._ensure_database()
             return self.url
         if self._port_taken():

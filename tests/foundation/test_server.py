@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
+import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import psycopg
@@ -81,3 +84,31 @@ def test_bad_timezone_is_a_clear_error(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "PETPRO_TIMEZONE" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_a_server_running_on_another_port_is_one_clear_line() -> None:
+    """`petpro source start` with PETPRO_SOURCE_PORT changed while the home's server runs
+    on the old port: one line naming both ports, not a refused connection's traceback."""
+    # Not under pytest's basetemp (mode 0700): the unprivileged postgres user must reach it.
+    home = tempfile.mkdtemp(prefix="petpro-test-port-")
+    first, second = _free_port(), _free_port()
+    env = {"PETPRO_HOME": home, "PETPRO_SOURCE_URL": ""}
+    try:
+        started = run_cli("source", "start", env={**env, "PETPRO_SOURCE_PORT": str(first)})
+        assert started.returncode == 0, started.stderr
+        again = run_cli("source", "start", env={**env, "PETPRO_SOURCE_PORT": str(second)})
+        assert again.returncode == 1
+        lines = again.stderr.strip().splitlines()
+        assert len(lines) == 1, again.stderr
+        assert f"running on port {first}, not {second}" in lines[0]
+        assert f"PETPRO_SOURCE_PORT={first}" in lines[0]
+        assert "Traceback" not in again.stdout + again.stderr
+    finally:
+        run_cli("source", "stop", env={**env, "PETPRO_SOURCE_PORT": str(first)})
+        shutil.rmtree(home, ignore_errors=True)
