@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import os
 import shutil
-import socket
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -25,12 +24,7 @@ from psycopg import sql
 
 from petpro.settings import Settings, get_settings
 from sourcedb.schema import create_schema
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.ports import free_port
 
 
 @pytest.fixture(scope="session")
@@ -46,7 +40,7 @@ def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     # session starts, which would cut the unprivileged postgres user (used when running as
     # root) off from its cluster while another session is still running.
     home = Path(tempfile.mkdtemp(prefix="petpro-test-pg-"))
-    settings = get_settings(home=home, source_port=_free_port(), source_database="postgres")
+    settings = get_settings(home=home, source_port=free_port(), source_database="postgres")
     server = EmbeddedServer(settings)
     server.start()
     try:

@@ -11,13 +11,14 @@ from __future__ import annotations
 import contextlib
 import email
 import email.policy
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+
+from tests.ports import free_port
 
 USER = "reporter"
 PASSWORD = "s3cret@x"
@@ -48,12 +49,6 @@ def _authenticate(server, session, envelope, mechanism, auth_data) -> AuthResult
         auth_data.login == USER.encode() and auth_data.password == PASSWORD.encode()
     )
     return AuthResult(success=ok)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextlib.contextmanager

@@ -19,7 +19,8 @@ import pytest
 
 from petpro.mail import MailError, parse_recipients, parse_smtp_url
 from petpro.settings import REPO_ROOT
-from tests.exports.smtp import free_port, pdf_attachments
+from tests.exports.smtp import pdf_attachments
+from tests.ports import free_port
 
 
 def _petpro(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

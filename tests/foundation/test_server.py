@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -14,6 +13,7 @@ import psycopg
 
 from petpro.vocabulary import ACTIVITY_TYPES
 from sourcedb.schema import SOURCE_TABLES, create_schema
+from tests.ports import free_port
 
 PETPRO = [sys.executable, "-m", "cli"]
 
@@ -86,18 +86,12 @@ def test_bad_timezone_is_a_clear_error(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_a_server_running_on_another_port_is_one_clear_line() -> None:
     """`petpro source start` with PETPRO_SOURCE_PORT changed while the home's server runs
     on the old port: one line naming both ports, not a refused connection's traceback."""
     # Not under pytest's basetemp (mode 0700): the unprivileged postgres user must reach it.
     home = tempfile.mkdtemp(prefix="petpro-test-port-")
-    first, second = _free_port(), _free_port()
+    first, second = free_port(), free_port()
     env = {"PETPRO_HOME": home, "PETPRO_SOURCE_URL": ""}
     try:
         started = run_cli("source", "start", env={**env, "PETPRO_SOURCE_PORT": str(first)})

@@ -36,6 +36,7 @@ from dagster import AssetKey, DagsterRunStatus
 from orchestration.locks import LockTimeoutError, build_writer_lock
 from orchestration.runner import instance_for
 from petpro.settings import REPO_ROOT, Settings, get_settings
+from tests.ports import free_port
 
 from .conftest import SeededSource
 
@@ -225,19 +226,11 @@ def test_build_lock_times_out_naming_its_holder(tmp_path: Path) -> None:
         pass
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def ui_process(
     tmp_path: Path,
 ) -> Iterator[tuple[subprocess.Popen[bytes], int, list[psutil.Process]]]:
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PETPRO_")}
     env.update(PETPRO_HOME=str(tmp_path / "home"), DAGSTER_DISABLE_TELEMETRY="true")
     proc = subprocess.Popen(
