@@ -217,7 +217,7 @@ def parse_seed(cached: Path, fresh: Path) -> Path | None:
     what differs, so either is safe; the newer one spares a second full parse. Starting
     from the cache alone, the first step after a change of the profile or of
     ``dbt_project.yml`` parsed the project twice: once in ``ensure_partial_parse``, once
-    again in the build (4.6 + 4.6 s at 320,000 customers; docs/orchestration.md, "The
+    again in the build (4.6 s each here, whatever the data; docs/orchestration.md, "The
     newest parse")."""
     present = [path for path in (cached, fresh) if path.exists()]
     return max(present, key=lambda path: path.stat().st_mtime_ns, default=None)
