@@ -37,8 +37,9 @@ $(UV):
 # Bytecode is compiled at install (--compile-bytecode, then compileall over this tree, whose
 # packages are installed editable; the venvs and homes are skipped): a process that may not
 # write .pyc files (PYTHONDONTWRITEBYTECODE, set on this project's machines; a read-only
-# install) would otherwise compile every module it imports from source, every time — 2.9 s more for Great Expectations' import, 2.2 s more for
-# the Dagster definitions (docs/benchmarks.md, "Bytecode compiled at install").
+# install) would otherwise compile every module it imports from source, every time — 2.9 s
+# more for Great Expectations' import, 2.2 s more for the Dagster definitions
+# (docs/benchmarks.md, "Bytecode compiled at install").
 $(STAMP): $(UV) pyproject.toml uv.lock Makefile
 	$(UV) sync --frozen --compile-bytecode --python "$$($(PYTHON) -c 'import sys; print(sys.executable)')"
 	$(VENV)/bin/python -m compileall -q -j 0 -x '/\.(venv|tools|petpro)/|/dbt_project/' .

@@ -116,13 +116,17 @@ class EmbeddedServer:
     def admin_url(self) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
-    def pid(self) -> int | None:
-        pid_file = self.data_dir / "postmaster.pid"
-        if not pid_file.exists():
-            return None
+    def _postmaster_field(self, line: int) -> int | None:
+        """An integer line of ``postmaster.pid`` (0: the server's pid, 3: its port), or None
+        when there is no such file or line."""
         try:
-            pid = int(pid_file.read_text().splitlines()[0])
+            return int((self.data_dir / "postmaster.pid").read_text().splitlines()[line])
         except (OSError, ValueError, IndexError):
+            return None
+
+    def pid(self) -> int | None:
+        pid = self._postmaster_field(0)
+        if pid is None:
             return None
         try:
             os.kill(pid, 0)
@@ -138,10 +142,7 @@ class EmbeddedServer:
     def running_port(self) -> int | None:
         """The port the running server of this data directory listens on (the fourth line
         of ``postmaster.pid``), or None when it cannot be read."""
-        try:
-            return int((self.data_dir / "postmaster.pid").read_text().splitlines()[3])
-        except (OSError, ValueError, IndexError):
-            return None
+        return self._postmaster_field(3)
 
     def _port_taken(self) -> bool:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
